@@ -1,0 +1,245 @@
+"""Checkable claims: the mechanism by which the book verifies what it says.
+
+A chapter states a claim with one of the ``claim_*`` functions: a statement in
+words, the check that was run, its tolerance and the measured value. A claim
+whose check fails raises :class:`ClaimError`, so the cell fails and, with the
+book's execution settings, so does the build. A passing claim is displayed as a
+small box in the page, carrying a machine-readable copy of its record that the
+book's ``claims_ledger`` Sphinx extension collects into the claims ledger.
+
+Outside a notebook the functions still check and raise; they then print a
+one-line summary instead of displaying HTML.
+"""
+from __future__ import annotations
+
+import html
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = [
+    "ClaimError",
+    "ClaimRecord",
+    "claim",
+    "claim_close",
+    "claim_all_close",
+    "claim_between",
+    "claim_true",
+    "claim_sympy_equal",
+    "claim_raises",
+    "records",
+    "reset",
+    "MIME_TYPE",
+]
+
+MIME_TYPE = "application/vnd.noisyprop.claim+json"
+
+
+class ClaimError(AssertionError):
+    """A claim made by the book did not hold."""
+
+
+@dataclass
+class ClaimRecord:
+    """One checked claim."""
+
+    number: int
+    statement: str
+    check: str
+    tolerance: str
+    measured: str
+    expected: str
+    passed: bool
+    label: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    # display -------------------------------------------------------------------
+    def _summary(self) -> str:
+        mark = "✓" if self.passed else "✗"
+        exp = f"; expected {self.expected}" if self.expected else ""
+        return f"{mark} Claim {self.number}: {self.statement} (measured {self.measured}{exp}; tolerance {self.tolerance}; check: {self.check})"
+
+    def __repr__(self) -> str:
+        return self._summary()
+
+    def _repr_html_(self) -> str:
+        anchor = f"claim-{self.number}"
+        data = html.escape(self.to_json(), quote=True)
+        exp = f" &middot; expected <code>{html.escape(self.expected)}</code>" if self.expected else ""
+        return (
+            f'<div class="npl-claim" id="{anchor}" data-npl-claim="{data}">'
+            f'<span class="npl-claim-mark" aria-label="claim verified">&#10003; Claim {self.number}</span> '
+            f"{html.escape(self.statement)}"
+            f'<div class="npl-claim-detail">measured <code>{html.escape(self.measured)}</code>{exp}'
+            f" &middot; tolerance {html.escape(self.tolerance)} &middot; check: {html.escape(self.check)}</div></div>"
+        )
+
+    def _repr_markdown_(self) -> str:
+        exp = f", expected `{self.expected}`" if self.expected else ""
+        return f"**✓ Claim {self.number}.** {self.statement} (measured `{self.measured}`{exp}; tolerance {self.tolerance}; check: {self.check})"
+
+
+_RECORDS: list[ClaimRecord] = []
+
+
+def records() -> list[ClaimRecord]:
+    """The claims checked so far in this process, in order."""
+    return list(_RECORDS)
+
+
+def reset() -> None:
+    """Forget the claims checked so far (numbering restarts at 1)."""
+    _RECORDS.clear()
+
+
+def _fmt(x, fmt: str) -> str:
+    if isinstance(x, str):
+        return x
+    arr = np.asarray(x)
+    if arr.ndim == 0:
+        v = arr.item()
+        if isinstance(v, (bool, np.bool_)):
+            return str(bool(v))
+        if isinstance(v, (int, np.integer)):
+            return str(int(v))
+        try:
+            return format(float(v), fmt)
+        except (TypeError, ValueError):
+            return str(v)
+    flat = arr.ravel()
+    if flat.size <= 6:
+        return "[" + ", ".join(_fmt(v, fmt) for v in flat) + "]"
+    return f"{flat.size} values in [{_fmt(np.nanmin(flat), fmt)}, {_fmt(np.nanmax(flat), fmt)}]"
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+        return ip is not None and hasattr(ip, "kernel")
+    except ImportError:  # pragma: no cover
+        return False
+
+
+def _emit(record: ClaimRecord) -> None:
+    _RECORDS.append(record)
+    if not record.passed:
+        raise ClaimError(record._summary())
+    if _in_ipython():
+        from IPython.display import display
+
+        display(
+            {
+                "text/plain": record._summary(),
+                "text/html": record._repr_html_(),
+                "text/markdown": record._repr_markdown_(),
+            },
+            raw=True,
+        )
+    else:
+        print(record._summary())
+
+
+def _check_statement(statement):
+    if not isinstance(statement, str) or not statement.strip():
+        raise ValueError(f"statement must be a non-empty string, got {statement!r}")
+
+
+def claim(statement: str, passed: bool, *, measured, check: str, tolerance: str = "exact", expected="", label: str | None = None, fmt: str = ".6g") -> None:
+    """Record a claim whose check has already been evaluated to ``passed``.
+
+    The general form; prefer the specific helpers, which compute ``passed``
+    themselves and describe the check consistently.
+    """
+    _check_statement(statement)
+    rec = ClaimRecord(
+        number=len(_RECORDS) + 1,
+        statement=statement,
+        check=check,
+        tolerance=tolerance,
+        measured=_fmt(measured, fmt),
+        expected=_fmt(expected, fmt) if not isinstance(expected, str) else expected,
+        passed=bool(passed),
+        label=label,
+    )
+    _emit(rec)
+
+
+def _tol_text(atol, rtol):
+    parts = []
+    if atol:
+        parts.append(f"abs {atol:g}")
+    if rtol:
+        parts.append(f"rel {rtol:g}")
+    return " + ".join(parts) if parts else "exact"
+
+
+def claim_close(statement: str, measured, expected, *, atol: float = 0.0, rtol: float = 0.0, check: str = "", label: str | None = None, fmt: str = ".6g") -> None:
+    """Claim that ``measured`` equals ``expected`` within ``atol + rtol |expected|`` (elementwise).
+
+    NaN in ``measured`` never passes; infinities must match exactly.
+    """
+    m = np.asarray(measured, dtype=float)
+    e = np.asarray(expected, dtype=float)
+    if atol < 0 or rtol < 0:
+        raise ValueError(f"atol and rtol must be >= 0, got atol={atol}, rtol={rtol}")
+    with np.errstate(invalid="ignore"):
+        same_inf = np.isinf(m) & np.isinf(e) & (np.sign(m) == np.sign(e))
+        ok = same_inf | (np.abs(m - e) <= atol + rtol * np.abs(e))
+    passed = bool(np.all(ok) and not np.any(np.isnan(m)))
+    err = np.where(same_inf, 0.0, np.abs(m - e))
+    rec_check = check or "|measured - expected| <= tolerance"
+    claim(statement, passed, measured=measured, expected=expected, check=f"{rec_check} (max error {_fmt(np.nanmax(err) if err.size else 0.0, '.2g')})", tolerance=_tol_text(atol, rtol), label=label, fmt=fmt)
+
+
+def claim_all_close(statement, measured, expected, **kwargs) -> None:
+    """Alias of :func:`claim_close` for arrays (reads better in chapters)."""
+    claim_close(statement, measured, expected, **kwargs)
+
+
+def claim_between(statement: str, measured, low, high, *, check: str = "", label: str | None = None, fmt: str = ".6g") -> None:
+    """Claim that every value of ``measured`` lies in ``[low, high]``."""
+    m = np.asarray(measured, dtype=float)
+    passed = bool(m.size > 0 and np.all((m >= low) & (m <= high)))
+    claim(statement, passed, measured=measured, expected="", check=check or f"{_fmt(low, fmt)} <= measured <= {_fmt(high, fmt)}", tolerance=f"interval [{_fmt(low, fmt)}, {_fmt(high, fmt)}]", label=label, fmt=fmt)
+
+
+def claim_true(statement: str, condition, *, check: str, measured=None, label: str | None = None, fmt: str = ".6g") -> None:
+    """Claim that a boolean condition (or every element of a boolean array) holds."""
+    arr = np.asarray(condition)
+    if arr.dtype != bool:
+        raise ValueError(f"condition must be boolean, got dtype {arr.dtype}")
+    passed = bool(arr.size > 0 and np.all(arr))
+    shown = measured if measured is not None else (f"{int(arr.sum())}/{arr.size} true" if arr.ndim else str(bool(arr)))
+    claim(statement, passed, measured=shown, check=check, tolerance="exact (logical)", label=label, fmt=fmt)
+
+
+def claim_sympy_equal(statement: str, lhs, rhs, *, check: str = "", label: str | None = None) -> None:
+    """Claim a symbolic identity: ``sympy.simplify(lhs - rhs) == 0``."""
+    import sympy
+
+    diff = sympy.simplify(sympy.sympify(lhs) - sympy.sympify(rhs))
+    passed = diff == 0
+    claim(statement, passed, measured=f"simplify(lhs - rhs) = {sympy.sstr(diff)}", expected="0", check=check or "sympy.simplify(lhs - rhs) == 0", tolerance="exact (symbolic)", label=label)
+
+
+def claim_raises(statement: str, exc_type: type[BaseException], fn: Callable, *args, check: str = "", label: str | None = None, **kwargs) -> None:
+    """Claim that calling ``fn(*args, **kwargs)`` raises ``exc_type``."""
+    try:
+        fn(*args, **kwargs)
+    except exc_type as exc:
+        msg = str(exc)
+        shown = f"{type(exc).__name__}: {msg[:90]}{'…' if len(msg) > 90 else ''}"
+        claim(statement, True, measured=shown, check=check or f"calling {getattr(fn, '__name__', fn)} raises {exc_type.__name__}", tolerance="exact (exception type)", label=label)
+        return
+    except Exception as exc:  # wrong exception type: the claim fails
+        claim(statement, False, measured=f"{type(exc).__name__}: {exc}", check=f"raises {exc_type.__name__}", tolerance="exact", label=label)
+        return
+    claim(statement, False, measured="no exception", check=f"raises {exc_type.__name__}", tolerance="exact", label=label)
