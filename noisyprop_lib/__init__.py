@@ -60,6 +60,6 @@ from .noise import (
     as_noise,
     keep_prob_from_torch,
 )
-from . import claims, symbolic  # noqa: E402  (modules the book uses by name)
+from . import claims, glue, plotting, symbolic  # noqa: E402  (modules the book uses by name)
 
 __version__ = "0.1.0"

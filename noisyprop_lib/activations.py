@@ -227,7 +227,7 @@ class Activation:
         Gauss–Hermite order for one-dimensional moments (even).
     """
 
-    #: True for positively homogeneous activations (rectifiers): phi(a x) = a phi(x), a > 0
+    #: whether phi(a x) = a phi(x) for every a > 0, as for the rectifiers
     homogeneous = False
 
     def __init__(self, fn: Callable, derivative: Callable | None = None, name: str | None = None, torch_fn: Callable | None = None, order: int = 200):

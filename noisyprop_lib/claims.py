@@ -226,7 +226,10 @@ def claim_sympy_equal(statement: str, lhs, rhs, *, check: str = "", label: str |
     import sympy
 
     diff = sympy.simplify(sympy.sympify(lhs) - sympy.sympify(rhs))
-    passed = diff == 0
+    if isinstance(diff, sympy.MatrixBase):
+        passed = all(sympy.simplify(e) == 0 for e in diff)
+    else:
+        passed = diff == 0
     claim(statement, passed, measured=f"simplify(lhs - rhs) = {sympy.sstr(diff)}", expected="0", check=check or "sympy.simplify(lhs - rhs) == 0", tolerance="exact (symbolic)", label=label)
 
 

@@ -14,6 +14,7 @@ def glue(name: str, value, display: bool = False) -> None:
     """Store ``value`` under ``name`` for the page's ``{glue:...}`` roles."""
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
+    value = _plain(value)
     try:
         from myst_nb import glue as _glue
     except ImportError:
@@ -27,3 +28,14 @@ def glue(name: str, value, display: bool = False) -> None:
         print(f"{name} = {value!r}")
         return
     _display({"text/plain": f"{name} = {value!r}"}, raw=True)
+
+
+def _plain(value):
+    """NumPy scalars become Python numbers, so that format specs like ``:.3f`` work in the text."""
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value

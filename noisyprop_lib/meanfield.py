@@ -155,7 +155,7 @@ def correlation_map(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu
         Required unless it cancels (rectifier, multiplicative noise, no bias).
     q : float or array, optional
         Common input variance. Default: the stable fixed point of the variance
-        map (see :func:`noisyprop_lib.variance_fixed_point`); irrelevant when
+        map (see :func:`noisyprop_lib.criticality.variance_fixed_point`); irrelevant when
         :math:`\sigma_w^2` cancels.
     shared_mask : bool
         Use the same noise mask for both inputs (default False, the theory's
@@ -278,5 +278,5 @@ def iterate_correlation_map(c0, depth, sigma_w2=None, sigma_b2=0.0, noise=None, 
         cs.append(np.asarray(correlation_map(cs[-1], sigma_w2, sigma_b2, nz, act, q=q, shared_mask=shared_mask)))
         if q is not None:
             q = np.asarray(variance_map(q, sigma_w2, sigma_b2, nz, act))
-    shape = np.broadcast(*cs).shape
+    shape = np.broadcast_shapes(*(np.shape(x) for x in cs))  # np.broadcast takes at most 64 arrays
     return np.stack([np.broadcast_to(x, shape) for x in cs])

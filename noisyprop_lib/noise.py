@@ -71,7 +71,7 @@ def keep_prob_from_torch(p) -> float:
 class Noise:
     """Base class of the noise models.
 
-    Subclasses set :attr:`kind` and implement ``_mu1``, ``_mu2``, ``_sympy``
+    Subclasses set the class attribute ``kind`` and implement ``_mu1``, ``_mu2``, ``_sympy``
     and ``_sample``. Moments are exact closed forms (floats, or arrays when a
     parameter is an array).
     """

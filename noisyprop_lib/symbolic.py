@@ -4,8 +4,8 @@ The functions return sympy expressions or solution sets; the chapters show
 them and check them with :func:`noisyprop_lib.claims.claim_sympy_equal`, so the
 derivations in the book are recomputed on every build.
 
-Symbols are shared so that results combine: :data:`q`, :data:`sigma_w2`,
-:data:`sigma_b2`, :data:`mu2`, :data:`sigma_eps2`, :data:`c`, :data:`z`.
+Symbols are shared so that results combine: ``q``, ``sigma_w2``,
+``sigma_b2``, ``mu2``, ``sigma_eps2``, ``alpha``, ``c`` and ``z``.
 """
 from __future__ import annotations
 

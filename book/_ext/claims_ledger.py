@@ -1,0 +1,144 @@
+"""Sphinx extension: collect the claims checked by the executed chapters into the claims ledger.
+
+Each passing claim (``noisyprop_lib.claims``) is displayed in its chapter as an
+HTML box carrying its record as JSON in a ``data-npl-claim`` attribute. While
+Sphinx reads each page (after myst-nb has executed it), this extension finds
+those boxes and stores the records in the build environment. The
+``claims-ledger`` directive leaves a placeholder that is filled only when pages
+are written, after every page has been read, so the ledger always lists
+exactly the claims checked by this build.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+
+from docutils import nodes
+from sphinx.util.docutils import SphinxDirective
+
+_CLAIM_RE = re.compile(r'data-npl-claim="([^"]*)"')
+
+
+class claims_ledger_placeholder(nodes.General, nodes.Element):
+    """Replaced by the ledger table at write time."""
+
+
+class ClaimsLedgerDirective(SphinxDirective):
+    has_content = False
+
+    def run(self):
+        return [claims_ledger_placeholder("")]
+
+
+def _collect(app, doctree):
+    env = app.env
+    if not hasattr(env, "npl_claims"):
+        env.npl_claims = {}
+    found = []
+    for node in doctree.findall(nodes.raw):
+        if "html" not in node.get("format", ""):
+            continue
+        for m in _CLAIM_RE.finditer(node.astext()):
+            found.append(json.loads(html.unescape(m.group(1))))
+    if found:
+        env.npl_claims[env.docname] = found
+    else:
+        env.npl_claims.pop(env.docname, None)
+
+
+def _purge(app, env, docname):
+    if hasattr(env, "npl_claims"):
+        env.npl_claims.pop(docname, None)
+
+
+def _merge(app, env, docnames, other):
+    if not hasattr(env, "npl_claims"):
+        env.npl_claims = {}
+    for doc, recs in getattr(other, "npl_claims", {}).items():
+        if doc in docnames:
+            env.npl_claims[doc] = recs
+
+
+def _toc_order(env) -> list[str]:
+    order, seen = [], set()
+
+    def walk(doc):
+        if doc in seen:
+            return
+        seen.add(doc)
+        order.append(doc)
+        for child in env.toctree_includes.get(doc, []):
+            walk(child)
+
+    walk(env.config.root_doc)
+    return order
+
+
+def _cell(content):
+    entry = nodes.entry()
+    if isinstance(content, nodes.Node):
+        entry += content
+    else:
+        entry += nodes.paragraph(text=str(content))
+    return entry
+
+
+def _table(rows, headers, widths):
+    table = nodes.table(classes=["npl-claims-ledger"])
+    group = nodes.tgroup(cols=len(headers))
+    table += group
+    for w in widths:
+        group += nodes.colspec(colwidth=w)
+    thead = nodes.thead()
+    group += thead
+    hrow = nodes.row()
+    for h in headers:
+        hrow += _cell(h)
+    thead += hrow
+    tbody = nodes.tbody()
+    group += tbody
+    for r in rows:
+        row = nodes.row()
+        for c in r:
+            row += _cell(c)
+        tbody += row
+    return table
+
+
+def _fill(app, doctree, fromdocname):
+    env = app.env
+    claims = getattr(env, "npl_claims", {})
+    order = [d for d in _toc_order(env) if d in claims] + sorted(d for d in claims if d not in _toc_order(env))
+    for placeholder in list(doctree.findall(claims_ledger_placeholder)):
+        total = sum(len(claims[d]) for d in order)
+        passed = sum(1 for d in order for r in claims[d] if r.get("passed"))
+        summary = nodes.paragraph(
+            text=f"This build checked {total} claims in {len(order)} chapters; {passed} passed. "
+            "A claim that fails stops the build, so a rendered ledger lists only claims that held."
+        )
+        summary["classes"].append("npl-ledger-summary")
+        rows = []
+        for doc in order:
+            title = env.titles[doc].astext() if doc in env.titles else doc
+            for rec in claims[doc]:
+                uri = app.builder.get_relative_uri(fromdocname, doc) + f"#claim-{rec['number']}"
+                ref = nodes.reference("", f"{rec['number']}", refuri=uri, internal=True)
+                para = nodes.paragraph()
+                para += ref
+                measured = rec["measured"] + (f" (expected {rec['expected']})" if rec.get("expected") else "")
+                rows.append([title, para, rec["statement"], rec["check"], rec["tolerance"], measured, "passed" if rec.get("passed") else "FAILED"])
+        content = [summary]
+        if rows:
+            content.append(_table(rows, ["Chapter", "#", "Statement", "Check", "Tolerance", "Measured", "Status"], [14, 4, 34, 22, 10, 12, 6]))
+        placeholder.replace_self(content)
+
+
+def setup(app):
+    app.add_node(claims_ledger_placeholder)
+    app.add_directive("claims-ledger", ClaimsLedgerDirective)
+    app.connect("doctree-read", _collect)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
+    app.connect("doctree-resolved", _fill)
+    return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True, "env_version": 1}
