@@ -23,9 +23,11 @@ from .activations import (
     get_activation,
 )
 from .criticality import (
+    CorrelationFixedPoint,
     NoCriticalPointError,
     chi1,
     correlation_fixed_point,
+    correlation_fixed_point_analysis,
     correlation_fixed_point_slope,
     critical_sigma_w2,
     depth_scale,

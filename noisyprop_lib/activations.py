@@ -80,27 +80,40 @@ def arccos_kernel(c):
     correlations in :math:`[-1, 1]`.
     """
     c = _check_c(c)
-    return scalar_or_array(c + arccos_kernel_excess(c))
+    return scalar_or_array(c + _excess_from_eps(1.0 - c))
 
 
 def arccos_kernel_excess(c):
     r""":math:`R(c) - c = \frac1\pi\int_c^1 \arccos t\,dt`, computed without cancellation near :math:`c=1`.
 
     Near :math:`c = 1` the two terms of :math:`\sqrt{1-c^2} - c\arccos c` nearly
-    cancel; a series in :math:`\varepsilon = 1-c` is used there,
-    :math:`\frac{\sqrt2}{\pi}\big(\tfrac23\varepsilon^{3/2} + \tfrac1{30}\varepsilon^{5/2} + \dots\big)`.
+    cancel; for :math:`\varepsilon = 1-c < 10^{-2}` the series
+    :math:`\frac{\sqrt2}{\pi}\varepsilon^{3/2}\big(\tfrac23 + \tfrac{\varepsilon}{30} + \tfrac{3\varepsilon^2}{560} + \dots\big)`
+    (eight terms) is used instead.
     """
     c = _check_c(c)
-    eps = 1.0 - c
-    with np.errstate(invalid="ignore"):
-        direct = (np.sqrt(np.clip(eps * (1.0 + c), 0.0, None)) - c * np.arccos(c)) / math.pi
-    # integrate 2 arcsin(sqrt(s/2)) = sqrt(2s)(1 + s/12 + 3s^2/160 + 5s^3/896 + 35s^4/18432) term by term
-    e = np.clip(eps, 0.0, None)
-    se = np.sqrt(e)
-    series = (math.sqrt(2.0) / math.pi) * se * e * (
-        2.0 / 3.0 + e * (1.0 / 30.0 + e * (3.0 / 560.0 + e * (5.0 / 4032.0 + e * (35.0 / 101376.0))))
-    )
-    return scalar_or_array(np.where(eps < 1e-3, series, direct))
+    return scalar_or_array(_excess_from_eps(1.0 - c))
+
+
+# coefficients of (R(1 - e) - (1 - e)) / (sqrt(2)/pi e^{3/2}) in powers of e, from integrating
+# arccos(1 - t) = 2 arcsin(sqrt(t/2)) term by term (checked against sympy in the tests)
+_EXCESS_SERIES = (2 / 3, 1 / 30, 3 / 560, 5 / 4032, 35 / 101376, 63 / 585728, 77 / 2129920, 143 / 11141120)
+
+
+def _excess_from_eps(eps):
+    r""":math:`R(1-\varepsilon) - (1-\varepsilon)` for :math:`\varepsilon\in[0,2]`, accurate to a few ulp."""
+    e = np.clip(np.asarray(eps, dtype=float), 0.0, 2.0)
+    out = np.empty(e.shape)
+    small = e < 1e-2
+    es = e[small]
+    poly = np.zeros_like(es)
+    for coef in reversed(_EXCESS_SERIES):
+        poly = poly * es + coef
+    out[small] = (math.sqrt(2.0) / math.pi) * es * np.sqrt(es) * poly
+    el = e[~small]
+    cl = 1.0 - el
+    out[~small] = (np.sqrt(el * (2.0 - el)) - cl * 2.0 * np.arcsin(np.sqrt(el / 2.0))) / math.pi
+    return out
 
 
 def arccos_kernel_derivative(c):
