@@ -115,7 +115,9 @@ def _fmt(x, fmt: str) -> str:
     flat = arr.ravel()
     if flat.size <= 6:
         return "[" + ", ".join(_fmt(v, fmt) for v in flat) + "]"
-    return f"{flat.size} values in [{_fmt(np.nanmin(flat), fmt)}, {_fmt(np.nanmax(flat), fmt)}]"
+    if flat.dtype.kind in "fc" and np.any(np.isnan(flat)):
+        return f"{flat.size} values, {int(np.sum(np.isnan(flat)))} of them NaN"
+    return f"{flat.size} values in [{_fmt(np.min(flat), fmt)}, {_fmt(np.max(flat), fmt)}]"
 
 
 def _in_ipython() -> bool:
@@ -194,9 +196,16 @@ def claim_close(statement: str, measured, expected, *, atol: float = 0.0, rtol: 
         same_inf = np.isinf(m) & np.isinf(e) & (np.sign(m) == np.sign(e))
         ok = same_inf | (np.abs(m - e) <= atol + rtol * np.abs(e))
     passed = bool(np.all(ok) and not np.any(np.isnan(m)))
-    err = np.where(same_inf, 0.0, np.abs(m - e))
+    with np.errstate(invalid="ignore"):
+        err = np.where(same_inf, 0.0, np.abs(m - e))
+    if err.size == 0:
+        max_err = "n/a"
+    elif np.any(np.isnan(err)):
+        max_err = "nan"
+    else:
+        max_err = _fmt(np.max(err), ".2g")
     rec_check = check or "|measured - expected| <= tolerance"
-    claim(statement, passed, measured=measured, expected=expected, check=f"{rec_check} (max error {_fmt(np.nanmax(err) if err.size else 0.0, '.2g')})", tolerance=_tol_text(atol, rtol), label=label, fmt=fmt)
+    claim(statement, passed, measured=measured, expected=expected, check=f"{rec_check} (max error {max_err})", tolerance=_tol_text(atol, rtol), label=label, fmt=fmt)
 
 
 def claim_all_close(statement, measured, expected, **kwargs) -> None:
@@ -207,7 +216,8 @@ def claim_all_close(statement, measured, expected, **kwargs) -> None:
 def claim_between(statement: str, measured, low, high, *, check: str = "", label: str | None = None, fmt: str = ".6g") -> None:
     """Claim that every value of ``measured`` lies in ``[low, high]``."""
     m = np.asarray(measured, dtype=float)
-    passed = bool(m.size > 0 and np.all((m >= low) & (m <= high)))
+    with np.errstate(invalid="ignore"):
+        passed = bool(m.size > 0 and not np.any(np.isnan(m)) and np.all((m >= low) & (m <= high)))
     claim(statement, passed, measured=measured, expected="", check=check or f"{_fmt(low, fmt)} <= measured <= {_fmt(high, fmt)}", tolerance=f"interval [{_fmt(low, fmt)}, {_fmt(high, fmt)}]", label=label, fmt=fmt)
 
 

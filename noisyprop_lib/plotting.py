@@ -45,6 +45,10 @@ def use_book_style() -> None:
 def theory_vs_simulation(ax, x, theory, sim_mean, sim_spread=None, *, color=None, label=None, marker="o"):
     """Draw a theory curve (line) with simulation means (markers) and a +-spread band.
 
+    Only the line gets a legend entry (``label``), so a figure with several
+    settings has one entry per setting; say in the caption that lines are
+    theory and markers simulation.
+
     Parameters
     ----------
     ax : matplotlib.axes.Axes
@@ -56,9 +60,10 @@ def theory_vs_simulation(ax, x, theory, sim_mean, sim_spread=None, *, color=None
         Half-width of the band around ``sim_mean`` (e.g. one standard deviation across networks).
     """
     x = np.asarray(x)
-    (line,) = ax.plot(x, theory, color=color, label=f"{label} (theory)" if label else "theory")
+    (line,) = ax.plot(x, theory, color=color, label=label if label else "theory")
     col = line.get_color()
-    ax.plot(x, sim_mean, linestyle="none", marker=marker, markersize=4, color=col, label=f"{label} (simulation)" if label else "simulation")
+    # one legend entry per setting: the line stands for theory and simulation together
+    ax.plot(x, sim_mean, linestyle="none", marker=marker, markersize=4, color=col, label="_nolegend_")
     if sim_spread is not None:
         ax.fill_between(x, np.asarray(sim_mean) - sim_spread, np.asarray(sim_mean) + sim_spread, color=col, alpha=0.2, linewidth=0)
     return line

@@ -109,28 +109,34 @@ def _table(rows, headers, widths):
 def _fill(app, doctree, fromdocname):
     env = app.env
     claims = getattr(env, "npl_claims", {})
-    order = [d for d in _toc_order(env) if d in claims] + sorted(d for d in claims if d not in _toc_order(env))
+    toc = _toc_order(env)
+    order = [d for d in toc if d in claims] + sorted(d for d in claims if d not in toc)
     for placeholder in list(doctree.findall(claims_ledger_placeholder)):
         total = sum(len(claims[d]) for d in order)
         passed = sum(1 for d in order for r in claims[d] if r.get("passed"))
+        chapters = "chapter" if len(order) == 1 else "chapters"
         summary = nodes.paragraph(
-            text=f"This build checked {total} claims in {len(order)} chapters; {passed} passed. "
+            text=f"This build checked {total} claims in {len(order)} {chapters}; {passed} passed. "
             "A claim that fails stops the build, so a rendered ledger lists only claims that held."
         )
         summary["classes"].append("npl-ledger-summary")
-        rows = []
+        content = [summary]
         for doc in order:
             title = env.titles[doc].astext() if doc in env.titles else doc
+            docuri = app.builder.get_relative_uri(fromdocname, doc)
+            heading = nodes.paragraph(classes=["npl-ledger-chapter"])
+            strong = nodes.strong()
+            strong += nodes.reference("", title, refuri=docuri, internal=True)
+            heading += strong
+            heading += nodes.Text(f" ({len(claims[doc])} claims)")
+            rows = []
             for rec in claims[doc]:
-                uri = app.builder.get_relative_uri(fromdocname, doc) + f"#claim-{rec['number']}"
-                ref = nodes.reference("", f"{rec['number']}", refuri=uri, internal=True)
-                para = nodes.paragraph()
-                para += ref
+                num = nodes.paragraph()
+                num += nodes.reference("", str(rec["number"]), refuri=f"{docuri}#claim-{rec['number']}", internal=True)
                 measured = rec["measured"] + (f" (expected {rec['expected']})" if rec.get("expected") else "")
-                rows.append([title, para, rec["statement"], rec["check"], rec["tolerance"], measured, "passed" if rec.get("passed") else "FAILED"])
-        content = [summary]
-        if rows:
-            content.append(_table(rows, ["Chapter", "#", "Statement", "Check", "Tolerance", "Measured", "Status"], [14, 4, 34, 22, 10, 12, 6]))
+                status = "passed" if rec.get("passed") else "FAILED"
+                rows.append([num, rec["statement"], rec["check"], rec["tolerance"], f"{measured}; {status}"])
+            content += [heading, _table(rows, ["#", "Statement", "Check", "Tolerance", "Measured"], [4, 36, 30, 12, 18])]
         placeholder.replace_self(content)
 
 

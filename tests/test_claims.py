@@ -1,0 +1,122 @@
+"""The claim mechanism: true claims are recorded, false ones raise, records carry what the ledger shows."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import sympy as sp
+
+from noisyprop_lib import claims
+from noisyprop_lib.claims import (
+    ClaimError,
+    claim,
+    claim_between,
+    claim_close,
+    claim_raises,
+    claim_sympy_equal,
+    claim_true,
+)
+
+
+@pytest.fixture(autouse=True)
+def fresh():
+    claims.reset()
+    yield
+    claims.reset()
+
+
+def test_close_passes_and_records():
+    claim_close("pi is about 3.14159", np.pi, 3.14159, atol=1e-5, check="numpy constant")
+    (rec,) = claims.records()
+    assert rec.passed and rec.number == 1
+    assert rec.tolerance == "abs 1e-05"
+    assert rec.measured == "3.14159" and rec.expected == "3.14159"
+    assert "numpy constant" in rec.check
+
+
+def test_close_fails_outside_tolerance():
+    with pytest.raises(ClaimError, match="pi is 3"):
+        claim_close("pi is 3", np.pi, 3.0, rtol=1e-3)
+
+
+def test_close_elementwise_and_relative():
+    claim_close("vector", [1.0, 100.0], [1.001, 100.1], rtol=2e-3)
+    with pytest.raises(ClaimError):
+        claim_close("vector", [1.0, 100.0], [1.001, 100.1], rtol=5e-4)
+
+
+def test_nan_never_passes():
+    with pytest.raises(ClaimError):
+        claim_close("nan", float("nan"), 1.0, atol=1e9)
+    with pytest.raises(ClaimError):
+        claim_between("nan in range", [0.5, float("nan")], 0.0, 1.0)
+
+
+def test_infinities_must_match():
+    claim_close("inf", np.inf, np.inf)
+    with pytest.raises(ClaimError):
+        claim_close("inf", np.inf, -np.inf)
+
+
+def test_between():
+    claim_between("in range", [0.1, 0.9], 0.0, 1.0)
+    with pytest.raises(ClaimError):
+        claim_between("out of range", [0.1, 1.1], 0.0, 1.0)
+    with pytest.raises(ClaimError):
+        claim_between("empty", [], 0.0, 1.0)
+
+
+def test_true_requires_booleans():
+    claim_true("all true", np.array([True, True]), check="logic")
+    with pytest.raises(ClaimError):
+        claim_true("one false", np.array([True, False]), check="logic")
+    with pytest.raises(ValueError, match="condition must be boolean"):
+        claim_true("not boolean", np.array([1.0]), check="logic")
+
+
+def test_sympy_equal_scalars_and_matrices():
+    x = sp.Symbol("x")
+    claim_sympy_equal("trig identity", sp.sin(x) ** 2 + sp.cos(x) ** 2, 1)
+    claim_sympy_equal("matrix", sp.Matrix([x + x, 1]), sp.Matrix([2 * x, 1]))
+    with pytest.raises(ClaimError):
+        claim_sympy_equal("wrong", x**2, x)
+    with pytest.raises(ClaimError):
+        claim_sympy_equal("wrong matrix", sp.Matrix([x, 1]), sp.Matrix([x, 2]))
+
+
+def test_raises():
+    claim_raises("1/0 raises", ZeroDivisionError, lambda: 1 / 0)
+    with pytest.raises(ClaimError):
+        claim_raises("no exception", ValueError, lambda: 1)
+    with pytest.raises(ClaimError):
+        claim_raises("wrong type", ValueError, lambda: 1 / 0)
+
+
+def test_html_carries_json_record_for_the_ledger():
+    claim_close("a < b & c", 1.0, 1.0)
+    rec = claims.records()[0]
+    html_text = rec._repr_html_()
+    assert 'id="claim-1"' in html_text
+    assert "a &lt; b &amp; c" in html_text  # escaped for HTML
+    import html
+    import re
+
+    payload = re.search(r'data-npl-claim="([^"]*)"', html_text).group(1)
+    data = json.loads(html.unescape(payload))
+    assert data["statement"] == "a < b & c" and data["passed"] is True
+
+
+def test_numbering_and_reset():
+    claim("first", True, measured=1, check="c")
+    claim("second", True, measured=2, check="c")
+    assert [r.number for r in claims.records()] == [1, 2]
+    claims.reset()
+    assert claims.records() == []
+
+
+def test_statement_must_be_text():
+    with pytest.raises(ValueError, match="statement"):
+        claim("", True, measured=1, check="c")
+    with pytest.raises(ValueError, match="statement"):
+        claim(None, True, measured=1, check="c")
