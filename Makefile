@@ -9,7 +9,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test book clean bench venv
+.PHONY: test book clean bench venv notebooks
 
 venv: $(STAMP)
 
@@ -26,6 +26,10 @@ test: $(STAMP)
 book: $(STAMP)
 	rm -rf _build
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+# Regenerate the Colab notebooks (chapters/*.ipynb, outputs stripped) from the MyST chapters.
+notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --to ipynb chapters/ch*.md
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_theory.py
