@@ -62,6 +62,7 @@ from .noise import (
     as_noise,
     keep_prob_from_torch,
 )
-from . import claims, glue, plotting, symbolic  # noqa: E402  (modules the book uses by name)
+from .simulate import SimulationResult, correlated_inputs, gaussian_inputs, propagate
+from . import claims, glue, plotting, simulate, symbolic  # noqa: E402  (modules the book uses by name)
 
 __version__ = "0.1.0"
