@@ -64,5 +64,6 @@ from .noise import (
 )
 from .simulate import SimulationResult, correlated_inputs, gaussian_inputs, propagate
 from . import claims, glue, plotting, simulate, symbolic  # noqa: E402  (modules the book uses by name)
+from . import dln  # noqa: E402  (Part III: diagonal linear networks)
 
 __version__ = "0.1.0"

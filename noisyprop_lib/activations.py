@@ -15,11 +15,15 @@ degree-one arc-cosine kernel of Cho & Saul (2009),
    E[\mathrm{ReLU}(u_a)\mathrm{ReLU}(u_b)] = \tfrac12\sqrt{q_a q_b}\,R(c).
 
 Any other activation (tanh, erf, GELU, SiLU or any callable) goes through
-quadrature: Gauss–Hermite for the one-dimensional moments, and for the
-two-dimensional ones Gauss–Legendre in polar coordinates with the angular
-range split where either argument changes sign, so that activations with a
-kink at zero are integrated to full accuracy (a tensor Gauss–Hermite rule is
-only algebraically accurate across a kink).
+quadrature. One-dimensional moments use Gauss–Legendre panels on each half
+of the real line, split at 0 and graded geometrically towards it; the
+two-dimensional ones use Gauss–Legendre in polar coordinates, with the angular
+range split where either argument changes sign and the radial range graded
+towards 0. Activations with a kink at zero, and saturating activations whose
+Gaussian moments change over a scale :math:`1/\sqrt q` at large :math:`q`, are
+both integrated to near machine precision. (A plain Gauss–Hermite rule is
+exact for the rectifiers' one-dimensional moments by symmetry, but loses
+digits quickly for :math:`\tanh` and erf once :math:`q` exceeds about 2.)
 """
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ __all__ = [
 ]
 
 _C_TOL = 1e-12  # rounding slack accepted (and clipped) outside [-1, 1]
+_Q_TINY = 1e-300  # derivative moments at q = 0 are taken as the limit q -> 0+
 
 
 def _check_c(c) -> np.ndarray:
@@ -80,7 +85,9 @@ def arccos_kernel(c):
     correlations in :math:`[-1, 1]`.
     """
     c = _check_c(c)
-    return scalar_or_array(c + _excess_from_eps(1.0 - c))
+    # for c < 0 use R(c) = R(-c) + c = R(1 - (1 + c)) - (1 - (1 + c)), i.e. the excess at eps = 1 + c:
+    # c + (R(c) - c) would cancel to an absolute error of 1e-16, and even go negative, near c = -1
+    return scalar_or_array(np.where(c < 0, _excess_from_eps(1.0 + c), c + _excess_from_eps(1.0 - c)))
 
 
 def arccos_kernel_excess(c):
@@ -102,7 +109,11 @@ _EXCESS_SERIES = (2 / 3, 1 / 30, 3 / 560, 5 / 4032, 35 / 101376, 63 / 585728, 77
 
 def _excess_from_eps(eps):
     r""":math:`R(1-\varepsilon) - (1-\varepsilon)` for :math:`\varepsilon\in[0,2]`, accurate to a few ulp."""
-    e = np.clip(np.asarray(eps, dtype=float), 0.0, 2.0)
+    e0 = np.clip(np.asarray(eps, dtype=float), 0.0, 2.0)
+    # for eps > 1 (c < 0), R(c) - c = R(-c) = (eps - 1) + excess at 2 - eps: arcsin(sqrt(eps/2)) near
+    # eps = 2 would lose up to half the digits (1/sqrt(1 - x^2) amplification)
+    flip = e0 > 1.0
+    e = np.where(flip, 2.0 - e0, e0)
     out = np.empty(e.shape)
     small = e < 1e-2
     es = e[small]
@@ -113,7 +124,7 @@ def _excess_from_eps(eps):
     el = e[~small]
     cl = 1.0 - el
     out[~small] = (np.sqrt(el * (2.0 - el)) - cl * 2.0 * np.arcsin(np.sqrt(el / 2.0))) / math.pi
-    return out
+    return np.where(flip, (e0 - 1.0) + out, out)
 
 
 def arccos_kernel_derivative(c):
@@ -137,10 +148,33 @@ def arccos_kernel_second_derivative(c):
 # ---------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=32)
+def _graded_half_line(order: int, levels: int, radius: float):
+    r"""Gauss–Legendre nodes and weights on :math:`[0, R]`, on panels graded geometrically towards 0.
+
+    The panels are :math:`[0, R2^{-L}]` and :math:`[R2^{-k-1}, R2^{-k}]` for
+    :math:`k = 0..L-1`, each with ``order`` nodes, so features of any width down to
+    :math:`R2^{-L}` next to the origin (where a kink sits, or where
+    :math:`\tanh(\sqrt q z)` turns over when :math:`q` is large) are resolved.
+    """
+    x, w = np.polynomial.legendre.leggauss(order)
+    edges = [0.0] + [radius * 2.0 ** (-k) for k in range(levels, -1, -1)]
+    nodes = np.concatenate([0.5 * (b - a) * (x + 1.0) + a for a, b in zip(edges[:-1], edges[1:])])
+    weights = np.concatenate([0.5 * (b - a) * w for a, b in zip(edges[:-1], edges[1:])])
+    return nodes, weights
+
+
 @functools.lru_cache(maxsize=16)
-def _hermite(order: int):
-    x, w = np.polynomial.hermite.hermgauss(order)
-    return math.sqrt(2.0) * x, w / math.sqrt(math.pi)
+def _gauss_rule(order: int):
+    r"""Nodes :math:`z_k` and weights :math:`w_k` with :math:`\sum_k w_k f(z_k)\approx E[f(z)]`, :math:`z\sim\mathcal N(0,1)`.
+
+    Graded Gauss–Legendre panels on each half of :math:`[-12, 12]`, split at 0
+    (see :func:`_graded_half_line`); symmetric, so odd integrands cancel exactly.
+    The truncation at :math:`|z| = 12` costs :math:`O(e^{-72})`.
+    """
+    z, w = _graded_half_line(order, 30, 12.0)
+    w = w * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
+    return np.concatenate([-z[::-1], z]), np.concatenate([w[::-1], w])
 
 
 @functools.lru_cache(maxsize=16)
@@ -151,8 +185,8 @@ def _legendre(order: int):
 _CHUNK = 4096
 
 
-def gaussian_expectation(f: Callable, q, order: int = 200):
-    r""":math:`E[f(\sqrt q\,z)]` for :math:`z\sim\mathcal N(0,1)` by Gauss–Hermite quadrature.
+def gaussian_expectation(f: Callable, q, order: int = 12):
+    r""":math:`E[f(\sqrt q\,z)]` for :math:`z\sim\mathcal N(0,1)` by graded Gauss–Legendre quadrature.
 
     Parameters
     ----------
@@ -161,12 +195,15 @@ def gaussian_expectation(f: Callable, q, order: int = 200):
     q : float or array
         Variance(s), :math:`q\ge0`; the result broadcasts over ``q``.
     order : int
-        Number of nodes. It should be even: the symmetric rule then integrates
-        :math:`\mathbf 1(z>0)\,p(z)` exactly for even polynomials :math:`p`,
-        so rectifier moments come out exact.
+        Nodes per panel (31 graded panels on each half-line). The rule is
+        symmetric and split at 0, so functions with a kink at the origin (the
+        rectifiers) and functions that change over a scale :math:`1/\sqrt q`
+        near it (tanh or erf at large :math:`q`) are integrated to near machine
+        precision; a plain Gauss–Hermite rule is not (e.g. 1.8 % error for
+        :math:`E[\tanh(10z)^2]` with 200 nodes).
     """
     q = _check_q("q", q)
-    z, w = _hermite(int(order))
+    z, w = _gauss_rule(int(order))
     flat = np.sqrt(q).ravel()
     out = np.empty(flat.shape)
     for s in range(0, flat.size, _CHUNK):
@@ -194,9 +231,8 @@ def bivariate_gaussian_expectation(f: Callable, g: Callable, q_a, q_b, c, order:
     shape = qa.shape
     qa, qb, cc = (a.ravel() for a in (qa, qb, cc))
     xl, wl = _legendre(int(order))
-    xr, wr = _legendre(int(2 * order))
-    r = 0.5 * radius * (xr + 1.0)
-    wr_eff = 0.5 * radius * wr * r * np.exp(-0.5 * r * r) / (2.0 * math.pi)
+    r, wr = _graded_half_line(16, 8, float(radius))
+    wr_eff = wr * r * np.exp(-0.5 * r * r) / (2.0 * math.pi)
     out = np.empty(qa.shape)
     chunk = max(1, _CHUNK // 16)
     for s in range(0, qa.size, chunk):
@@ -237,13 +273,14 @@ class Activation:
     torch_fn : callable, optional
         The same function on torch tensors, used by the simulations.
     order : int
-        Gauss–Hermite order for one-dimensional moments (even).
+        Nodes per panel of the graded Gauss–Legendre rule for one-dimensional
+        moments (even; see :func:`gaussian_expectation`).
     """
 
     #: whether phi(a x) = a phi(x) for every a > 0, as for the rectifiers
     homogeneous = False
 
-    def __init__(self, fn: Callable, derivative: Callable | None = None, name: str | None = None, torch_fn: Callable | None = None, order: int = 200):
+    def __init__(self, fn: Callable, derivative: Callable | None = None, name: str | None = None, torch_fn: Callable | None = None, order: int = 12):
         if not callable(fn):
             raise ValueError(f"fn must be callable, got {fn!r}")
         if derivative is not None and not callable(derivative):
@@ -281,8 +318,13 @@ class Activation:
         return gaussian_expectation(lambda u: self.fn(u) ** 2, q, self.order)
 
     def derivative_second_moment(self, q):
-        r""":math:`E[\phi'(\sqrt q z)^2]`."""
-        return gaussian_expectation(lambda u: self.derivative(u) ** 2, q, self.order)
+        r""":math:`E[\phi'(\sqrt q z)^2]`.
+
+        At :math:`q = 0` the limit :math:`q\to0^+` is returned (as by the closed
+        forms of the rectifiers), not :math:`\phi'(0)^2`, which is arbitrary at a kink.
+        """
+        q = _check_q("q", q)
+        return gaussian_expectation(lambda u: self.derivative(u) ** 2, np.maximum(q, _Q_TINY), self.order)
 
     def second_moment_slope(self, q):
         r""":math:`\frac{d}{dq}E[\phi(\sqrt q z)^2] = E[\phi'(u)^2 + \phi(u)\phi''(u)]`.
@@ -293,7 +335,7 @@ class Activation:
         """
         q = _check_q("q", q)
         qe = np.maximum(q, 1e-12)
-        z, w = _hermite(self.order)
+        z, w = _gauss_rule(self.order)
         flat = np.sqrt(qe).ravel()
         out = np.empty(flat.shape)
         for s in range(0, flat.size, _CHUNK):
@@ -308,7 +350,9 @@ class Activation:
         return bivariate_gaussian_expectation(self.fn, self.fn, q_a, q_b, c)
 
     def derivative_cross_moment(self, q_a, q_b, c):
-        r""":math:`E[\phi'(u_a)\phi'(u_b)]`."""
+        r""":math:`E[\phi'(u_a)\phi'(u_b)]` (the limit :math:`q\to0^+` where a variance is 0)."""
+        q_a = np.maximum(_check_q("q_a", q_a), _Q_TINY)
+        q_b = np.maximum(_check_q("q_b", q_b), _Q_TINY)
         return bivariate_gaussian_expectation(self.derivative, self.derivative, q_a, q_b, c)
 
     def __repr__(self):
@@ -381,7 +425,7 @@ class LeakyReLU(Activation):
         q_b = _check_q("q_b", q_b)
         c = _check_c(c)
         a = self.alpha
-        return scalar_or_array(np.sqrt(q_a * q_b) * (a * c + 0.5 * (1 - a) ** 2 * arccos_kernel(c)))
+        return scalar_or_array(np.sqrt(q_a) * np.sqrt(q_b) * (a * c + 0.5 * (1 - a) ** 2 * arccos_kernel(c)))
 
     def derivative_cross_moment(self, q_a, q_b, c):
         q_a = _check_q("q_a", q_a)
@@ -433,7 +477,7 @@ def _torch_silu(x):
 class Tanh(Activation):
     r""":math:`\phi = \tanh`, by quadrature."""
 
-    def __init__(self, order: int = 200):
+    def __init__(self, order: int = 12):
         super().__init__(np.tanh, lambda x: 1.0 - np.tanh(x) ** 2, name="tanh", torch_fn=_torch_tanh, order=order)
 
 
@@ -445,14 +489,14 @@ class Erf(Activation):
     which the tests use to check the quadrature.
     """
 
-    def __init__(self, order: int = 200):
+    def __init__(self, order: int = 12):
         super().__init__(special.erf, lambda x: 2.0 / math.sqrt(math.pi) * np.exp(-x * x), name="erf", torch_fn=_torch_erf, order=order)
 
 
 class GELU(Activation):
     r""":math:`\phi(x) = x\Phi(x)` (Hendrycks & Gimpel, 2016), by quadrature."""
 
-    def __init__(self, order: int = 200):
+    def __init__(self, order: int = 12):
         def fn(x):
             return x * special.ndtr(x)
 
@@ -465,7 +509,7 @@ class GELU(Activation):
 class SiLU(Activation):
     r""":math:`\phi(x) = x\,\sigma(x)` (SiLU / swish), by quadrature."""
 
-    def __init__(self, order: int = 200):
+    def __init__(self, order: int = 12):
         def fn(x):
             return x * special.expit(x)
 

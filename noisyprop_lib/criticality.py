@@ -28,6 +28,7 @@ from ._validation import check_range, scalar_or_array
 from .activations import _EXCESS_SERIES, LeakyReLU, _excess_from_eps, get_activation
 from .meanfield import (
     _is_rectifier_multiplicative_unbiased,
+    _resolve_q,
     correlation_map,
     correlation_map_slope,
     variance_map,
@@ -269,8 +270,10 @@ def _solve_rectifier_fixed_point(delta):
 def _general_correlation_fixed_point(sw, sb, nz, act, max_iter=20_000, tol=1e-13):
     c = np.zeros(np.broadcast(sw, sb, np.asarray(nz.mu2)).shape)
     done = np.zeros(c.shape, dtype=bool)
+    # the lengths sit at the variance fixed point: solve for it once, not in every iteration
+    q_star = _resolve_q(None, sw, sb, nz, act)
     for _ in range(max_iter):
-        c_new = np.asarray(correlation_map(c, sw, sb, nz, act), dtype=float)
+        c_new = np.asarray(correlation_map(c, sw, sb, nz, act, q=q_star), dtype=float)
         done = np.abs(c_new - c) <= tol
         c = c_new
         if np.all(done):
@@ -352,13 +355,18 @@ def correlation_fixed_point_analysis(noise=None, activation="relu", sigma_w2=Non
         rel = np.asarray(nz.relative_variance, dtype=float)
         c, eps = _solve_rectifier_fixed_point(_rectifier_delta(nz, act))
         # 1 - chi = ((1+a^2) delta + (1-a)^2 (1 - R'(c*))) / (kappa (1+a^2)), with 1 - R'(c) = arccos(c)/pi
-        one_minus_chi = ((1 + a * a) * rel + (1 - a) ** 2 * _acos_one_minus(eps) / math.pi) / ((1.0 + rel) * (1 + a * a))
+        acos_pi = _acos_one_minus(eps) / math.pi
+        one_minus_chi = ((1 + a * a) * rel + (1 - a) ** 2 * acos_pi) / ((1.0 + rel) * (1 + a * a))
+        # chi itself, without the cancellation of 1 - (1 - chi) when chi is small (large noise)
+        chi = ((1 + a * a) - (1 - a) ** 2 * acos_pi) / ((1.0 + rel) * (1 + a * a))
     else:
         c = np.asarray(correlation_fixed_point(nz, act, sigma_w2, sb), dtype=float)
-        one_minus_chi = 1.0 - np.asarray(correlation_map_slope(c, sigma_w2, sb, nz, act), dtype=float)
+        chi = np.asarray(correlation_map_slope(c, sigma_w2, sb, nz, act), dtype=float)
+        one_minus_chi = 1.0 - chi
     with np.errstate(divide="ignore"):
-        xi = -1.0 / np.log1p(-one_minus_chi)
-    return CorrelationFixedPoint(scalar_or_array(c), scalar_or_array(1.0 - one_minus_chi), scalar_or_array(xi))
+        # log1p keeps xi accurate as chi -> 1, log as chi -> 0
+        xi = -1.0 / np.where(chi < 0.5, np.log(np.where(chi < 0.5, chi, 1.0)), np.log1p(-one_minus_chi))
+    return CorrelationFixedPoint(scalar_or_array(c), scalar_or_array(chi), scalar_or_array(xi))
 
 
 def correlation_fixed_point_slope(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0):
@@ -414,7 +422,14 @@ def variance_depth_scale(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
         qs = variance_fixed_point(sigma_w2, sigma_b2, nz, act)
         r = np.asarray(variance_map_slope(np.where(np.isfinite(qs), qs, 0.0), sigma_w2, sigma_b2, nz, act))
     with np.errstate(divide="ignore"):
-        return scalar_or_array(-1.0 / np.log(np.asarray(r, dtype=float)))
+        return scalar_or_array(_depth_from_factor(r))
+
+
+def _depth_from_factor(r):
+    """-1/ln r, with +inf (not -1/(+0.0) = -inf) at exactly r = 1."""
+    r = np.asarray(r, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(r == 1.0, np.inf, -1.0 / np.log(r))
 
 
 def gradient_depth_scale(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
@@ -438,7 +453,7 @@ def gradient_depth_scale(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
         d2 = np.asarray(act.derivative_second_moment(np.where(np.isfinite(qs), qs, 0.0)))
     factor = sw * diag * d2
     with np.errstate(divide="ignore"):
-        return scalar_or_array(-1.0 / np.log(np.asarray(factor, dtype=float)))
+        return scalar_or_array(_depth_from_factor(factor))
 
 
 # ---------------------------------------------------------------------------
@@ -450,7 +465,7 @@ def _float_limits(dtype):
     name = str(dtype).replace("torch.", "")
     try:
         info = np.finfo(np.dtype(name))
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:  # ValueError: an integer dtype ("not inexact")
         raise ValueError(f"dtype must be a floating type such as 'float32' or 'float64', got {dtype!r}") from exc
     return float(info.max), float(info.tiny)
 

@@ -118,9 +118,14 @@ def covariance_map(q_a, q_b, q_ab, sigma_w2, sigma_b2=0.0, noise=None, activatio
     qb = check_range("q_b", q_b, 0.0, None)
     qab = check_range("q_ab", q_ab)
     sw, sb = _params(sigma_w2, sigma_b2)
-    denom = np.sqrt(qa * qb)
+    denom = np.sqrt(qa) * np.sqrt(qb)  # not sqrt(qa * qb), which under- or overflows
     if np.any((denom == 0) & (qab != 0)) or np.any(np.abs(qab) > denom * (1 + 1e-12)):
-        raise ValueError("q_ab must satisfy q_ab^2 <= q_a q_b (Cauchy-Schwarz)")
+        qab_b, qa_b, qb_b = np.broadcast_arrays(qab, qa, qb)
+        i = np.unravel_index(np.argmax(np.abs(qab_b) > np.sqrt(qa_b) * np.sqrt(qb_b) * (1 + 1e-12)), qab_b.shape)
+        raise ValueError(
+            "q_ab must satisfy q_ab^2 <= q_a q_b (Cauchy-Schwarz), i.e. |q_ab| <= sqrt(q_a q_b); got "
+            f"q_ab = {float(qab_b[i])!r} with q_a = {float(qa_b[i])!r}, q_b = {float(qb_b[i])!r}"
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.where(denom > 0, qab / np.where(denom > 0, denom, 1.0), 0.0)
     diag, off, add_var, add_off = _noise_moments(nz, shared_mask)
@@ -176,7 +181,8 @@ def correlation_map(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu
     qaa = sw * (diag * act.second_moment(q_eff) + add_var) + sb
     qab = sw * (off * act.cross_moment(q_eff, q_eff, c) + add_off) + sb
     _check_nonzero_length(qaa)
-    return scalar_or_array(qab / qaa)
+    # |q_ab| <= q_aa for equal lengths; clip the rounding (and quadrature) error that could leave [-1, 1]
+    return scalar_or_array(np.clip(qab / qaa, -1.0, 1.0))
 
 
 def correlation_map_slope(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu", q=None, shared_mask=False):
