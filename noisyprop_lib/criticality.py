@@ -244,6 +244,13 @@ def _solve_rectifier_fixed_point(delta):
     if np.any(small):
         d = delta[small]
         e = np.minimum(1.0, (3.0 * math.pi * d / (2.0 * math.sqrt(2.0))) ** (2.0 / 3.0))
+        # tighten the start cheaply (powers only): Newton on the leading-order equation
+        # a e^{3/2} = delta (1 - e), convex, so its iterates from above stay above its root, and that
+        # root is itself above eps* because the excess is at least a e^{3/2}
+        lead = 2.0 * math.sqrt(2.0) / (3.0 * math.pi)
+        for _ in range(2):
+            se = np.sqrt(e)
+            e = e - (lead * e * se - d * (1.0 - e)) / (1.5 * lead * se + d)
         idx = np.arange(e.size)
         for _ in range(100):
             ea, da = e[idx], d[idx]

@@ -474,7 +474,23 @@ def _stats_in(h, pair_idx, correlation):
     return qv, cv
 
 
-def _noisy_signal(h, nz, act, shared_mask, gen, dt, dev):
+class _Buffers:
+    """Scratch tensors reused from layer to layer (fresh 20 MB allocations cost as much as filling them)."""
+
+    def __init__(self, dt, dev):
+        self.dt, self.dev, self.store = dt, dev, {}
+
+    def get(self, name, shape):
+        import torch
+
+        buf = self.store.get(name)
+        if buf is None or tuple(buf.shape) != tuple(shape):
+            buf = torch.empty(shape, dtype=self.dt, device=self.dev)
+            self.store[name] = buf
+        return buf
+
+
+def _noisy_signal(h, nz, act, shared_mask, gen, dt, dev, bufs=None):
     """``nu(phi(h), eps)`` for h of shape (m, B, N), as (signal, scalar factor to apply later).
 
     A shared mask is one draw per unit for all B inputs. Inverted dropout is
@@ -493,8 +509,8 @@ def _noisy_signal(h, nz, act, shared_mask, gen, dt, dev):
         p = float(nz.keep_prob)
         if p == 1.0:
             return y, 1.0
-        drop = torch.rand(shape, generator=gen, dtype=dt, device=dev) >= p
-        return y.masked_fill_(drop, 0.0), 1.0 / p
+        u = torch.rand(shape, generator=gen, dtype=dt, device=dev, out=bufs.get("u", shape)) if bufs else torch.rand(shape, generator=gen, dtype=dt, device=dev)
+        return y.mul_(u.lt_(p)), 1.0 / p  # u < p becomes the 0/1 mask in place
     if nz.kind == ADDITIVE:
         return y + nz.sample(shape, generator=gen, dtype=dt, device=dev), 1.0
     if nz.variance == 0 and nz.mu1 == 1:
@@ -502,7 +518,7 @@ def _noisy_signal(h, nz, act, shared_mask, gen, dt, dev):
     return y * nz.sample(shape, generator=gen, dtype=dt, device=dev), 1.0
 
 
-def _sample_gram(y, factor, width, sw2, sb2, gen, dt, dev):
+def _sample_gram(y, factor, width, sw2, sb2, gen, dt, dev, bufs=None):
     r"""Units of h ~ N(0, K) across the B inputs, K = (sigma_w2/N_prev) Y^T Y + sigma_b2 1 1^T, sampled as L Z.
 
     ``y`` has shape (m, B, N_prev); the result has shape (m, B, width).
@@ -530,18 +546,20 @@ def _sample_gram(y, factor, width, sw2, sb2, gen, dt, dev):
         root = evecs * torch.sqrt(torch.clamp(evals, min=0.0))[:, None, :]
         chol = chol.clone()
         chol[bad] = root.to(dt)
-    z = torch.randn((m, b, width), generator=gen, dtype=dt, device=dev)
+    zshape = (m, b, width)
+    z = torch.randn(zshape, generator=gen, dtype=dt, device=dev, out=bufs.get("z", zshape)) if bufs else torch.randn(zshape, generator=gen, dtype=dt, device=dev)
     h = (chol * torch.sqrt(scale)[:, None, None]) @ z
     if torch.any(blown):
         h[blown] = float("inf")
     return h
 
 
-def _sample_explicit(y, factor, width, sw2, sb2, gen, dt, dev):
+def _sample_explicit(y, factor, width, sw2, sb2, gen, dt, dev, bufs=None):
     import torch
 
     m, b, nprev = y.shape
-    w = torch.randn((m, width, nprev), generator=gen, dtype=dt, device=dev)
+    wshape = (m, width, nprev)
+    w = torch.randn(wshape, generator=gen, dtype=dt, device=dev, out=bufs.get("w", wshape)) if bufs else torch.randn(wshape, generator=gen, dtype=dt, device=dev)
     # scale whichever of the signal and the weights is smaller; the product is the same
     if b < width:
         h = y.mul_(factor * math.sqrt(sw2 / nprev)) @ w.transpose(1, 2)  # (m, B, width)
@@ -560,9 +578,10 @@ def _run_batch(x, ids, depth, width, sw2, sb2, nz, act, shared_mask, route, gen,
     m = len(ids)
     h = x.unsqueeze(0).expand(m, -1, -1)  # (m, B, N0): inputs along dim 1, units along dim 2
     active = np.arange(m)  # positions within the batch still running
+    bufs = _Buffers(dt, dev)
     for layer in range(1, depth + 1):
-        y, factor = _noisy_signal(h, nz, act, shared_mask, gen, dt, dev)
-        h = (_sample_gram if route == "gram" else _sample_explicit)(y, factor, width, sw2, sb2, gen, dt, dev)
+        y, factor = _noisy_signal(h, nz, act, shared_mask, gen, dt, dev, bufs)
+        h = (_sample_gram if route == "gram" else _sample_explicit)(y, factor, width, sw2, sb2, gen, dt, dev, bufs)
         qv, cv = _stats(h, pair_idx, correlation)
         # an inf or NaN anywhere in h makes that input's float64 sum of squares inf or NaN
         with np.errstate(invalid="ignore"):
