@@ -27,6 +27,7 @@ import numpy as np
 from ._validation import check_range, scalar_or_array
 from .activations import _EXCESS_SERIES, LeakyReLU, _excess_from_eps, get_activation
 from .meanfield import (
+    _prepare,
     _is_rectifier_multiplicative_unbiased,
     _resolve_q,
     correlation_map,
@@ -313,12 +314,8 @@ def correlation_fixed_point(noise=None, activation="relu", sigma_w2=None, sigma_
     >>> round(npl.correlation_fixed_point(npl.Dropout(0.6)), 6)
     0.283909
     """
-    act = get_activation(activation)
-    nz = as_noise(noise)
-    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
-    if _is_rectifier_multiplicative_unbiased(act, nz, sb):
-        if sigma_w2 is not None:
-            check_range("sigma_w2", sigma_w2, 0.0, None)
+    act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
+    if closed:
         c, _ = _solve_rectifier_fixed_point(_rectifier_delta(nz, act))
         return scalar_or_array(c)
     if sigma_w2 is None:
@@ -352,12 +349,8 @@ def correlation_fixed_point_analysis(noise=None, activation="relu", sigma_w2=Non
     >>> round(fp.c_star, 6), round(fp.chi, 6), round(fp.depth_scale, 6)
     (0.217234, 0.284852, 0.796314)
     """
-    act = get_activation(activation)
-    nz = as_noise(noise)
-    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
-    if _is_rectifier_multiplicative_unbiased(act, nz, sb):
-        if sigma_w2 is not None:
-            check_range("sigma_w2", sigma_w2, 0.0, None)
+    act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
+    if closed:
         a = act.alpha
         rel = np.asarray(nz.relative_variance, dtype=float)
         c, eps = _solve_rectifier_fixed_point(_rectifier_delta(nz, act))

@@ -166,21 +166,13 @@ def correlation_map(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu
         Use the same noise mask for both inputs (default False, the theory's
         independent masks).
     """
-    act = get_activation(activation)
-    nz = as_noise(noise)
+    act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
     c = _check_c(c)
-    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
-    if _is_rectifier_multiplicative_unbiased(act, nz, sb):
-        if sigma_w2 is not None:
-            check_range("sigma_w2", sigma_w2, 0.0, None)
+    if closed:
         factor = 1.0 if shared_mask else 1.0 / np.asarray(nz.kappa, dtype=float)
         return scalar_or_array(factor * np.asarray(act.normalised_kernel(c)))
-    q_eff = _resolve_q(q, sigma_w2, sb, nz, act)
-    sw, sb = _params(sigma_w2, sb)
-    diag, off, add_var, add_off = _noise_moments(nz, shared_mask)
-    qaa = sw * (diag * act.second_moment(q_eff) + add_var) + sb
+    q_eff, sw, sb, qaa, off, add_off = _general_case(q, sigma_w2, sb, nz, act, shared_mask)
     qab = sw * (off * act.cross_moment(q_eff, q_eff, c) + add_off) + sb
-    _check_nonzero_length(qaa)
     # |q_ab| <= q_aa for equal lengths; clip the rounding (and quadrature) error that could leave [-1, 1]
     return scalar_or_array(np.clip(qab / qaa, -1.0, 1.0))
 
@@ -197,21 +189,39 @@ def correlation_map_slope(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation
     without noise it is Poole et al.'s :math:`\chi_1 = \sigma_w^2E[\phi'(u)^2]`.
     Arguments as in :func:`correlation_map`.
     """
-    act = get_activation(activation)
-    nz = as_noise(noise)
+    act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
     c = _check_c(c)
-    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
-    if _is_rectifier_multiplicative_unbiased(act, nz, sb):
-        if sigma_w2 is not None:
-            check_range("sigma_w2", sigma_w2, 0.0, None)
+    if closed:
         factor = 1.0 if shared_mask else 1.0 / np.asarray(nz.kappa, dtype=float)
         return scalar_or_array(factor * np.asarray(act.normalised_kernel_derivative(c)))
+    q_eff, sw, sb, qaa, off, _ = _general_case(q, sigma_w2, sb, nz, act, shared_mask)
+    return scalar_or_array(sw * off * q_eff * act.derivative_cross_moment(q_eff, q_eff, c) / qaa)
+
+
+def _prepare(activation, noise, sigma_w2, sigma_b2):
+    """Normalise the arguments shared by the correlation functions.
+
+    Returns ``(activation, noise, sigma_b2, closed)``, where ``closed`` says that
+    sigma_w2 and q cancel from the correlation map (a rectifier, multiplicative
+    noise and no bias), so the closed forms apply and sigma_w2 may be omitted.
+    """
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
+    closed = _is_rectifier_multiplicative_unbiased(act, nz, sb)
+    if closed and sigma_w2 is not None:
+        check_range("sigma_w2", sigma_w2, 0.0, None)
+    return act, nz, sb, closed
+
+
+def _general_case(q, sigma_w2, sb, nz, act, shared_mask):
+    """Common length q, parameters, output variance q_aa and off-diagonal noise terms, for the quadrature path."""
     q_eff = _resolve_q(q, sigma_w2, sb, nz, act)
     sw, sb = _params(sigma_w2, sb)
-    diag, off, add_var, _ = _noise_moments(nz, shared_mask)
+    diag, off, add_var, add_off = _noise_moments(nz, shared_mask)
     qaa = sw * (diag * act.second_moment(q_eff) + add_var) + sb
     _check_nonzero_length(qaa)
-    return scalar_or_array(sw * off * q_eff * act.derivative_cross_moment(q_eff, q_eff, c) / qaa)
+    return q_eff, sw, sb, qaa, off, add_off
 
 
 def _check_nonzero_length(qaa):
