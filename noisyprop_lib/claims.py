@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 

@@ -28,7 +28,6 @@ from ._validation import check_range, scalar_or_array
 from .activations import _EXCESS_SERIES, LeakyReLU, _excess_from_eps, get_activation
 from .meanfield import (
     _prepare,
-    _is_rectifier_multiplicative_unbiased,
     _resolve_q,
     correlation_map,
     correlation_map_slope,

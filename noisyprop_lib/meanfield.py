@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import check_positive_int, check_range, scalar_or_array
-from .activations import Activation, LeakyReLU, _check_c, get_activation
+from .activations import LeakyReLU, _check_c, get_activation
 from .noise import ADDITIVE, Noise, as_noise
 
 __all__ = [

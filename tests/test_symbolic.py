@@ -4,7 +4,6 @@ Reference: paper 1, sections 3.2-3.5; CLAIMS 4, 5, 11, 12.
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
