@@ -174,9 +174,18 @@ def chi1(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     r"""Slope of the correlation map at :math:`c=1`, at the variance fixed point.
 
     Without noise this is Poole et al.'s :math:`\chi_1 = \sigma_w^2E[\phi'(\sqrt{q^*}z)^2]`,
-    which separates order (:math:`\chi_1<1`) from chaos (:math:`\chi_1>1`).
+    which separates order (:math:`\chi_1<1`) from chaos (:math:`\chi_1>1`). With noise it is
+    :math:`\sigma_w^2\mu_1^2 q^* E[\phi'(u)^2]/q^{l}` (additive noise: :math:`\mu_1^2\to1`).
+    At :math:`c = 1` the two arguments coincide, so the moment is one-dimensional and is
+    computed as such (faster and more accurate than the general two-dimensional slope).
     """
-    return correlation_map_slope(1.0, sigma_w2, sigma_b2, noise, activation)
+    from .meanfield import _general_case, _prepare
+
+    act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
+    if closed:
+        return correlation_map_slope(1.0, sigma_w2, sb, nz, act)
+    q_eff, sw, _, qaa, off, _ = _general_case(None, sigma_w2, sb, nz, act, False)
+    return scalar_or_array(sw * off * q_eff * np.asarray(act.derivative_second_moment(q_eff)) / qaa)
 
 
 # ---------------------------------------------------------------------------

@@ -403,3 +403,12 @@ def test_tanh_chaotic_phase_has_zero_fixed_point():
     c = npl.correlation_fixed_point(None, "tanh", 2.0)
     assert abs(c) < 1e-12
     assert npl.chi1(2.0, 0.0, None, "tanh") > 1  # chaotic: c = 1 is unstable
+
+
+@pytest.mark.parametrize("noise", [None, npl.Dropout(0.7), npl.AdditiveGaussianNoise(0.5)], ids=repr)
+def test_chi1_one_dimensional_form_equals_the_general_slope_at_c1(noise):
+    sw = np.array([0.8, 1.5, 3.0])[:, None]
+    sb = np.array([0.05, 0.5])[None, :]
+    one_d = npl.chi1(sw, sb, noise, "tanh")
+    two_d = npl.correlation_map_slope(1.0, sw, sb, noise, "tanh")
+    np.testing.assert_allclose(one_d, two_d, rtol=1e-10)
