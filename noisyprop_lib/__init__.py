@@ -67,3 +67,4 @@ from . import claims, glue, plotting, simulate, symbolic  # noqa: E402  (modules
 from . import dln  # noqa: E402  (Part III: diagonal linear networks)
 
 __version__ = "0.1.0"
+from . import nn  # noqa: E402  (PyTorch integration: critical_init_, NoisyMLP)
