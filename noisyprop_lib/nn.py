@@ -68,7 +68,7 @@ class NoiseLayer(nn.Module):
     ----------
     noise : Noise or torch dropout module
         A noise model with scalar parameters, e.g. ``npl.GaussianNoise(0.5)``;
-        a torch ``nn.Dropout`` is converted with :meth:`Noise.from_torch`.
+        a torch ``nn.Dropout`` is converted with :meth:`noisyprop_lib.noise.Noise.from_torch`.
     generator : torch.Generator, optional
         Source of randomness (on the same device as the input) for
         reproducible noise; default: torch's global generator.
