@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._validation import check_range, scalar_or_array
-from .activations import _EXCESS_SERIES, LeakyReLU, _excess_from_eps, get_activation
+from .activations import LeakyReLU, _excess_from_eps, get_activation
 from .meanfield import (
     _prepare,
     _resolve_q,
@@ -205,82 +205,75 @@ def _excess_eps(eps):
     return _excess_from_eps(eps)
 
 
-def _acos_one_minus(eps):
-    r""":math:`\arccos(1-\varepsilon) = 2\arcsin\sqrt{\varepsilon/2}`, accurate for small :math:`\varepsilon`."""
-    return 2.0 * np.arcsin(np.sqrt(np.clip(eps, 0.0, 2.0) / 2.0))
-
-
 def _solve_rectifier_fixed_point(delta):
-    r"""Solve :math:`R(c) - c = \delta c` for :math:`c\in(0,1]`; returns (c*, eps* = 1 - c*).
+    r"""Solve :math:`R(c) - c = \delta c` for :math:`c\in(0,1]`; returns (c*, theta* = arccos c*).
 
-    The left side is convex and decreasing in :math:`c`, so Newton's method
-    converges monotonically from a starting point on the correct side:
+    With :math:`c = \cos\theta`, :math:`R(c) = (\sin\theta + (\pi-\theta)\cos\theta)/\pi`,
+    and the fixed-point equation becomes
 
-    * :math:`\delta\ge1` (root below 0.22): in :math:`c`, from
-      :math:`c_0 = 1/(\pi(\delta + 1/2))`, a lower bound because
-      :math:`R(c)\ge 1/\pi + c/2`;
-    * :math:`0<\delta<1`: in :math:`\varepsilon = 1-c`, from
-      :math:`\varepsilon_0 = (3\pi\delta/(2\sqrt2))^{2/3}`, an upper bound
-      because :math:`R(1-\varepsilon) - (1-\varepsilon)\ge\frac{2\sqrt2}{3\pi}\varepsilon^{3/2}`;
-      working in :math:`\varepsilon` keeps full relative precision as
-      :math:`\delta\to0`.
+    .. math:: \tan\theta - \theta = \pi\delta,
+
+    increasing and convex in :math:`\theta\in[0,\pi/2)`, with one transcendental
+    function per Newton step. Newton's method then converges monotonically from a
+    bound on the correct side:
+
+    * :math:`\delta<1`: in :math:`\theta`, from
+      :math:`\theta_0 = \min((3\pi\delta)^{1/3}, \arctan(\pi\delta+\pi/2))`, an upper bound
+      (because :math:`\tan\theta-\theta\ge\theta^3/3` and :math:`\theta<\pi/2`), with the
+      Taylor series of :math:`\tan\theta - \theta` for small :math:`\theta`, so that the
+      relative precision holds as :math:`\delta\to0`;
+    * :math:`\delta\ge1` (:math:`c^*<0.22`): in :math:`\varphi = \pi/2-\theta`, where the
+      equation reads :math:`\cot\varphi + \varphi - \pi/2 = \pi\delta` and
+      :math:`c^* = \sin\varphi`, from the lower bound :math:`\arctan(1/(\pi\delta+\pi/2))`.
 
     Only points that have not converged are updated (an active set); a point
     stops once its step is at the level of rounding or changes sign.
     """
     delta = np.asarray(delta, dtype=float)
     c_out = np.ones(delta.shape)
-    e_out = np.zeros(delta.shape)
+    theta_out = np.zeros(delta.shape)
     big = delta >= 1.0
     small = (delta > 0) & ~big
-    inv_pi = 1.0 / math.pi
+    half_pi = 0.5 * math.pi
 
-    if np.any(big):
-        d = delta[big]
-        c = inv_pi / (d + 0.5)
-        idx = np.arange(c.size)
-        for _ in range(100):
-            ca, da = c[idx], d[idx]
-            ac = np.arccos(ca)
-            f = (np.sqrt((1.0 - ca) * (1.0 + ca)) - ca * ac) * inv_pi - da * ca
-            step = f / (-ac * inv_pi - da)
-            c[idx] = ca - step
-            idx = idx[(step < 0) & (-step > 1e-15 * ca)]
-            if idx.size == 0:
-                break
-        c_out[big] = c
-        e_out[big] = 1.0 - c
     if np.any(small):
-        d = delta[small]
-        e = np.minimum(1.0, (3.0 * math.pi * d / (2.0 * math.sqrt(2.0))) ** (2.0 / 3.0))
-        # tighten the start cheaply (powers only): Newton on the leading-order equation
-        # a e^{3/2} = delta (1 - e), convex, so its iterates from above stay above its root, and that
-        # root is itself above eps* because the excess is at least a e^{3/2}
-        lead = 2.0 * math.sqrt(2.0) / (3.0 * math.pi)
-        for _ in range(2):
-            se = np.sqrt(e)
-            e = e - (lead * e * se - d * (1.0 - e)) / (1.5 * lead * se + d)
-        idx = np.arange(e.size)
+        pd = math.pi * delta[small]
+        t = np.minimum(np.cbrt(3.0 * pd), np.arctan(pd + half_pi))
+        idx = np.arange(t.size)
         for _ in range(100):
-            ea, da = e[idx], d[idx]
-            acos1m = 2.0 * np.arcsin(np.sqrt(0.5 * ea))  # arccos(1 - eps), shared by residual and slope
-            ser = ea < 1e-2
-            excess = np.empty_like(ea)
-            es = ea[ser]
-            poly = np.zeros_like(es)
-            for coef in reversed(_EXCESS_SERIES):
-                poly = poly * es + coef
-            excess[ser] = (math.sqrt(2.0) * inv_pi) * es * np.sqrt(es) * poly
-            el = ea[~ser]
-            excess[~ser] = (np.sqrt(el * (2.0 - el)) - (1.0 - el) * acos1m[~ser]) * inv_pi
-            step = (excess - da * (1.0 - ea)) / (acos1m * inv_pi + da)
-            e[idx] = np.maximum(ea - step, 0.0)
-            idx = idx[(step > 0) & (step > 1e-15 * ea)]
+            ta, pa = t[idx], pd[idx]
+            tn = np.tan(ta)
+            f = tn - ta
+            ser = ta < 0.1
+            if np.any(ser):
+                ts = ta[ser]
+                t2 = ts * ts
+                poly = np.zeros_like(ts)
+                for coef in reversed(_TAN_MINUS_X):
+                    poly = poly * t2 + coef
+                f[ser] = ts * t2 * poly
+            step = (f - pa) / (tn * tn)
+            t[idx] = ta - step
+            idx = idx[(step > 0) & (step > 1e-15 * ta)]
             if idx.size == 0:
                 break
-        e_out[small] = e
-        c_out[small] = 1.0 - e
-    return c_out, e_out
+        c_out[small] = np.cos(t)
+        theta_out[small] = t
+    if np.any(big):
+        pd = math.pi * delta[big]
+        ph = np.arctan(1.0 / (pd + half_pi))
+        idx = np.arange(ph.size)
+        for _ in range(100):
+            pa, da = ph[idx], pd[idx]
+            cot = 1.0 / np.tan(pa)
+            step = (cot + pa - half_pi - da) / (cot * cot)  # Newton: phi + h/cot^2, h = cot + phi - pi/2 - pi delta
+            ph[idx] = pa + step
+            idx = idx[(step > 0) & (step > 1e-15 * pa)]
+            if idx.size == 0:
+                break
+        c_out[big] = np.sin(ph)
+        theta_out[big] = half_pi - ph
+    return c_out, theta_out
 
 
 def _general_correlation_fixed_point(sw, sb, nz, act, max_iter=20_000, tol=1e-13):
@@ -361,9 +354,9 @@ def correlation_fixed_point_analysis(noise=None, activation="relu", sigma_w2=Non
     if closed:
         a = act.alpha
         rel = np.asarray(nz.relative_variance, dtype=float)
-        c, eps = _solve_rectifier_fixed_point(_rectifier_delta(nz, act))
+        c, theta = _solve_rectifier_fixed_point(_rectifier_delta(nz, act))
         # 1 - chi = ((1+a^2) delta + (1-a)^2 (1 - R'(c*))) / (kappa (1+a^2)), with 1 - R'(c) = arccos(c)/pi
-        acos_pi = _acos_one_minus(eps) / math.pi
+        acos_pi = theta / math.pi  # arccos(c*) / pi
         one_minus_chi = ((1 + a * a) * rel + (1 - a) ** 2 * acos_pi) / ((1.0 + rel) * (1 + a * a))
         # chi itself, without the cancellation of 1 - (1 - chi) when chi is small (large noise)
         chi = ((1 + a * a) - (1 - a) ** 2 * acos_pi) / ((1.0 + rel) * (1 + a * a))
