@@ -205,6 +205,10 @@ def _excess_eps(eps):
     return _excess_from_eps(eps)
 
 
+# tan(t) - t = t^3/3 + 2 t^5/15 + 17 t^7/315 + 62 t^9/2835 + 1382 t^11/155925 + ..., for small t
+_TAN_MINUS_X = (1 / 3, 2 / 15, 17 / 315, 62 / 2835, 1382 / 155925, 21844 / 6081075)
+
+
 def _solve_rectifier_fixed_point(delta):
     r"""Solve :math:`R(c) - c = \delta c` for :math:`c\in(0,1]`; returns (c*, theta* = arccos c*).
 

@@ -162,3 +162,13 @@ def test_excess_series_function_matches_exact_expression():
         for e, g in zip(eps, got):
             ref = float(sp.N(exact.subs(t, sp.Float(float(e), 60)), 40))
             assert abs(g - ref) <= 1e-13 * ref + 1e-300, (e, g, ref)
+
+
+def test_tan_minus_x_series_used_by_the_fixed_point_solver():
+    """The coefficients of tan(t) - t = sum_k a_k t^(2k+3) in criticality._TAN_MINUS_X are sympy's."""
+    from noisyprop_lib.criticality import _TAN_MINUS_X
+
+    t = sp.Symbol("t")
+    series = sp.series(sp.tan(t) - t, t, 0, 2 * len(_TAN_MINUS_X) + 3).removeO()
+    for k, coef in enumerate(_TAN_MINUS_X):
+        assert float(series.coeff(t, 2 * k + 3)) == pytest.approx(coef, rel=1e-15)
