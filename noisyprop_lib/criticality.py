@@ -243,6 +243,13 @@ def _solve_rectifier_fixed_point(delta):
     if np.any(small):
         pd = math.pi * delta[small]
         t = np.minimum(np.cbrt(3.0 * pd), np.arctan(pd + half_pi))
+        # tighten the start with powers only: Newton on the truncated series t^3/3 + 2t^5/15 + 17t^7/315 = pi delta,
+        # convex and below tan t - t, so its iterates from above stay above its root, which is above theta*
+        for _ in range(2):
+            t2 = t * t
+            poly = t * t2 * (1.0 / 3.0 + t2 * (2.0 / 15.0 + t2 * (17.0 / 315.0)))
+            dpoly = t2 * (1.0 + t2 * (2.0 / 3.0 + t2 * (17.0 / 45.0)))
+            t = t - (poly - pd) / dpoly
         idx = np.arange(t.size)
         for _ in range(100):
             ta, pa = t[idx], pd[idx]
@@ -368,9 +375,15 @@ def correlation_fixed_point_analysis(noise=None, activation="relu", sigma_w2=Non
         c = np.asarray(correlation_fixed_point(nz, act, sigma_w2, sb), dtype=float)
         chi = np.asarray(correlation_map_slope(c, sigma_w2, sb, nz, act), dtype=float)
         one_minus_chi = 1.0 - chi
+    # log1p keeps xi accurate as chi -> 1, log as chi -> 0 (each evaluated only where it is used)
+    chi = np.asarray(chi, dtype=float)
+    one_minus_chi = np.broadcast_to(one_minus_chi, chi.shape)
+    low = chi < 0.5
+    log_chi = np.empty(chi.shape)
+    log_chi[low] = np.log(chi[low])
+    log_chi[~low] = np.log1p(-one_minus_chi[~low])
     with np.errstate(divide="ignore"):
-        # log1p keeps xi accurate as chi -> 1, log as chi -> 0
-        xi = -1.0 / np.where(chi < 0.5, np.log(np.where(chi < 0.5, chi, 1.0)), np.log1p(-one_minus_chi))
+        xi = -1.0 / log_chi
     return CorrelationFixedPoint(scalar_or_array(c), scalar_or_array(chi), scalar_or_array(xi))
 
 
