@@ -47,6 +47,7 @@ __all__ = [
     "trained_mask",
     "save_results",
     "load_results",
+    "load_stored_results",
     "provenance",
     "main",
 ]
@@ -54,13 +55,17 @@ __all__ = [
 #: presets of :func:`variance_depth`
 VARIANCE_DEPTH_SCALES = {
     "book": dict(n_images=64, width=256, sigma_w2=np.round(np.linspace(0.1, 2.5, 9), 6), max_depth=300),
+    # all 25 weight variances at full width and depth, on 500 images (CPU-sized)
+    "cpu": dict(n_images=500, width=1000, sigma_w2=np.round(np.linspace(0.1, 2.5, 25), 6), max_depth=1000),
     "full": dict(n_images=10000, width=1000, sigma_w2=np.round(np.linspace(0.1, 2.5, 25), 6), max_depth=1000),
 }
 
 #: presets of :func:`trainability_grid`
 TRAINABILITY_SCALES = {
-    "book": dict(keep_probs=np.round(np.linspace(0.2, 1.0, 5), 6), depths=np.array([2, 6, 10, 14]), width=128, n_train=1024, n_validation=512, epochs=8, lr=1e-3, batch_size=32),
-    "full": dict(keep_probs=np.round(np.linspace(0.1, 1.0, 10), 6), depths=np.linspace(2, 40, 10).astype(int), width=1000, n_train=8000, n_validation=2000, epochs=200, lr=1e-3, batch_size=128),
+    "book": dict(keep_probs=np.round(np.linspace(0.2, 1.0, 5), 6), depths=np.array([2, 6, 10, 14]), width=128, n_train=1024, n_validation=512, epochs=8, lr=1e-3, batch_size=32, optimizer="adam"),
+    # the largest grid a 2-core CPU runs in about ten minutes: the paper's grid, narrow networks, a short Adam run
+    "cpu": dict(keep_probs=np.round(np.linspace(0.1, 1.0, 10), 6), depths=np.linspace(2, 40, 10).astype(int), width=128, n_train=4096, n_validation=1024, epochs=10, lr=1e-3, batch_size=64, optimizer="adam"),
+    "full": dict(keep_probs=np.round(np.linspace(0.1, 1.0, 10), 6), depths=np.linspace(2, 40, 10).astype(int), width=1000, n_train=8000, n_validation=2000, epochs=200, lr=1e-3, batch_size=128, optimizer="sgd"),
 }
 
 
@@ -186,7 +191,8 @@ def variance_depth(scale: str = "book", *, keep_prob: float = 0.6, device="auto"
 # ---------------------------------------------------------------------------
 
 
-def _train_ensemble(xtr, xva, keep_probs, sigma_w2, depth, width, epochs, lr, batch_size, device, dtype, seed, bar=None):
+def _train_ensemble(xtr, xva, keep_probs, sigma_w2, depth, width, epochs, lr, batch_size, device, dtype, seed, bar=None,
+                    optimizer="sgd"):
     """Train one network per keep probability (all of the same depth) at once; returns (train, val) losses per epoch."""
     import torch
 
@@ -202,6 +208,8 @@ def _train_ensemble(xtr, xva, keep_probs, sigma_w2, depth, width, epochs, lr, ba
         biases.append(torch.zeros((k, 1, fan_out), dtype=dtype, device=device, requires_grad=True))
     keep = torch.as_tensor(np.asarray(keep_probs, dtype=float), dtype=dtype, device=device)[:, None, None]
     params = weights + biases
+    # Adam acts elementwise, so on the stacked parameters it is exactly one Adam per network.
+    adam = torch.optim.Adam(params, lr=lr) if optimizer == "adam" else None
     xtr_t = torch.as_tensor(xtr, dtype=dtype, device=device)
     xva_t = torch.as_tensor(xva, dtype=dtype, device=device)
 
@@ -234,7 +242,11 @@ def _train_ensemble(xtr, xva, keep_probs, sigma_w2, depth, width, epochs, lr, ba
             torch.where(finite, per_net, torch.zeros_like(per_net)).sum().backward()
             with torch.no_grad():
                 for prm in params:
-                    prm -= lr * torch.nan_to_num(prm.grad, nan=0.0, posinf=0.0, neginf=0.0)
+                    torch.nan_to_num(prm.grad, nan=0.0, posinf=0.0, neginf=0.0, out=prm.grad)
+                    if adam is None:
+                        prm -= lr * prm.grad
+            if adam is not None:
+                adam.step()
             acc += torch.where(finite, per_net.detach().to(torch.float64), torch.full_like(acc, float("nan")))
             steps += 1
         train_loss[:, epoch] = (acc / max(steps, 1)).cpu().numpy()
@@ -261,7 +273,7 @@ def trained_mask(val_loss_final, trivial_loss: float, best_loss: float | None = 
 
 def trainability_grid(scale: str = "book", *, init: str = "critical", device="auto", seed: int = 0, data_root=None,
                       keep_probs=None, depths=None, width=None, n_train=None, n_validation=None, epochs=None, lr=None,
-                      batch_size=None, dtype: str = "float32", progress: bool | None = None) -> dict:
+                      batch_size=None, optimizer=None, dtype: str = "float32", progress: bool | None = None) -> dict:
     r"""Train dropout networks to reconstruct MNIST images over a grid of keep probabilities and depths.
 
     Every hidden block is ``dropout(relu(.))`` followed by a dense layer of width
@@ -287,7 +299,8 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
     from .simulate import resolve_device
 
     p = _scale_params(TRAINABILITY_SCALES, scale, dict(keep_probs=keep_probs, depths=depths, width=width, n_train=n_train,
-                                                       n_validation=n_validation, epochs=epochs, lr=lr, batch_size=batch_size))
+                                                       n_validation=n_validation, epochs=epochs, lr=lr, batch_size=batch_size,
+                                                       optimizer=optimizer))
     kp = np.atleast_1d(check_range("keep_probs", p["keep_probs"], 0.0, 1.0, low_inclusive=False)).astype(float)
     ds = np.atleast_1d(np.asarray(p["depths"]))
     if ds.dtype.kind not in "iu" or np.any(ds < 1):
@@ -296,6 +309,9 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
     ep = check_positive_int("epochs", int(p["epochs"]))
     bs = check_positive_int("batch_size", int(p["batch_size"]))
     lr_ = float(check_range("lr", p["lr"], 0.0, None, low_inclusive=False))
+    opt = p["optimizer"]
+    if opt not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {opt!r}")
     if init not in ("critical", "he"):
         raise ValueError(f"init must be 'critical' or 'he', got {init!r}")
     if dtype not in ("float32", "float64"):
@@ -313,7 +329,7 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
     val_loss = np.full((len(ds), len(kp), ep), np.nan)
     bar = _bar(progress, len(ds) * ep, f"trainability ({init})")
     for i, depth in enumerate(ds):
-        tl, vl = _train_ensemble(xtr, xva, kp, sigma_w2, int(depth), width_, ep, lr_, bs, dev, tdt, seed * 1000 + i, bar)
+        tl, vl = _train_ensemble(xtr, xva, kp, sigma_w2, int(depth), width_, ep, lr_, bs, dev, tdt, seed * 1000 + i, bar, opt)
         train_loss[i], val_loss[i] = tl, vl
     if bar is not None:
         bar.close()
@@ -336,6 +352,7 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
         "epochs": ep,
         "lr": lr_,
         "batch_size": bs,
+        "optimizer": opt,
         "provenance": provenance(dev, time.perf_counter() - t0),
     }
 
@@ -414,7 +431,7 @@ def main(argv=None) -> int:
     """``python -m noisyprop_lib.experiments NAME --scale {book,full} --device DEV --out FILE``."""
     ap = argparse.ArgumentParser(prog="python -m noisyprop_lib.experiments", description=__doc__.split("\n\n")[0])
     ap.add_argument("name", choices=["variance_depth", "trainability", "trainability_he"])
-    ap.add_argument("--scale", choices=["book", "full"], default="book")
+    ap.add_argument("--scale", choices=["book", "cpu", "full"], default="book")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-root", default=None, help="folder with the MNIST files (default: NOISYPROP_DATA, then the cache)")
@@ -431,6 +448,60 @@ def main(argv=None) -> int:
     path = save_results(res, args.out)
     print(f"wrote {path} ({res['provenance']['wall_time_s']:.1f} s on {res['provenance']['device_name']})")
     return 0
+
+
+# ---------------------------------------------------------------------------
+# stored results (book/results/), from the checkout or from the repository
+# ---------------------------------------------------------------------------
+
+#: the folder of the stored full-scale results, relative to the repository root
+STORED_RESULTS_DIR = "book/results"
+
+
+def load_stored_results(name: str, *, root=None, cache=None, refresh: bool = False, timeout: float = 60.0) -> dict:
+    """Load the stored result file ``book/results/<name>``, from the checkout or, in Colab, from the repository.
+
+    Looks in ``<root>/book/results/`` (default ``root``: the checkout this library is installed from,
+    when it is installed editable), then in the cache ``<cache>`` (default: ``noisyprop_lib.data.cache_dir()
+    / "results"``), and otherwise downloads ``<REPOSITORY_URL>/raw/main/book/results/<name>`` into the cache
+    (a temporary file, then a rename, so an interrupted download leaves nothing behind). ``refresh=True``
+    downloads again even if the cache has the file.
+
+    Raises ``ValueError`` for a name that is not a plain ``.npz``/``.json`` file name, and
+    ``FileNotFoundError`` saying where to put the file when it is neither local nor downloadable.
+    """
+    import urllib.error
+    import urllib.request
+
+    from ._project import REPOSITORY_URL
+    from .data import cache_dir
+
+    if not isinstance(name, str) or Path(name).name != name or Path(name).suffix not in (".npz", ".json"):
+        raise ValueError(f"name must be a file name in {STORED_RESULTS_DIR}/ ending in .npz or .json, got {name!r}")
+    root = Path(__file__).resolve().parents[1] if root is None else Path(root)
+    local = root / STORED_RESULTS_DIR / name
+    if local.is_file():
+        return load_results(local)
+    cache = cache_dir() / "results" if cache is None else Path(cache)
+    cached = cache / name
+    if cached.is_file() and not refresh:
+        return load_results(cached)
+    url = f"{REPOSITORY_URL}/raw/main/{STORED_RESULTS_DIR}/{name}"
+    cache.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=cache, prefix=f".{name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (fixed https URL)
+            while chunk := resp.read(1 << 20):
+                out.write(chunk)
+        os.replace(tmp, cached)
+    except (urllib.error.URLError, OSError) as exc:
+        raise FileNotFoundError(
+            f"stored results {name!r} are not in {local.parent} nor in the cache {cache}, and downloading {url} "
+            f"failed ({exc}). Run from a checkout of {REPOSITORY_URL}, or put the file at {cached}.") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return load_results(cached)
 
 
 if __name__ == "__main__":  # pragma: no cover

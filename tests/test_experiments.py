@@ -40,6 +40,19 @@ def test_trainability_tiny_runs_and_records_losses():
     assert np.allclose(he["sigma_w2"], 2.0)
 
 
+@needs_mnist
+def test_adam_ensemble_learns_and_sgd_at_the_papers_rate_barely_moves():
+    # the reason the CPU-sized presets use Adam: with the loss averaged over 784 pixels, plain SGD at
+    # lr 1e-3 needs the paper's ~10^5 steps; after 100 steps it is still worse than predicting the mean image
+    kw = dict(keep_probs=np.array([1.0]), depths=np.array([2]), width=64, n_train=1600, n_validation=256, epochs=4,
+              batch_size=64, lr=1e-3, data_root=DATA, device="cpu", progress=False)
+    adam = E.trainability_grid("book", optimizer="adam", **kw)
+    sgd = E.trainability_grid("book", optimizer="sgd", **kw)
+    assert adam["optimizer"] == "adam" and sgd["optimizer"] == "sgd"
+    assert np.all(np.diff(adam["val_loss"][0, 0]) < 0) and adam["val_loss"][0, 0, -1] < adam["trivial_loss"]
+    assert sgd["val_loss"][0, 0, -1] > 2 * adam["trivial_loss"]
+
+
 def test_trained_mask_criterion():
     v = np.array([[0.02, 0.05, 0.09], [np.nan, 0.06, 0.1]])
     m = E.trained_mask(v, trivial_loss=0.1)
@@ -67,7 +80,60 @@ def test_bad_arguments():
         E.trainability_grid("book", init="xavier")
     with pytest.raises(ValueError, match="depths"):
         E.trainability_grid("book", depths=np.array([0, 2]))
+    with pytest.raises(ValueError, match="optimizer"):
+        E.trainability_grid("book", optimizer="lbfgs")
     with pytest.raises(ValueError, match=r"\.npz or \.json"):
         E.save_results({}, "/tmp/x.csv")
     with pytest.raises(SystemExit):
         E.main(["not_an_experiment", "--out", "x.npz"])
+
+
+# --- load_stored_results: book/results/ from the checkout, or downloaded (Colab) -------------------
+
+
+def test_load_stored_results_reads_the_checkout(tmp_path):
+    res = {"experiment": "x", "a": np.arange(3.0), "provenance": {"device": "cpu", "wall_time_s": 1.0}}
+    E.save_results(res, tmp_path / "book" / "results" / "x.npz")
+    back = E.load_stored_results("x.npz", root=tmp_path, cache=tmp_path / "cache")
+    assert np.allclose(back["a"], res["a"]) and back["provenance"] == res["provenance"]
+    assert not (tmp_path / "cache").exists()          # nothing downloaded, nothing cached
+
+
+def test_load_stored_results_downloads_into_the_cache(tmp_path, monkeypatch):
+    import io
+    import urllib.error
+    import urllib.request
+
+    import noisyprop_lib
+
+    src = E.save_results({"experiment": "y", "v": [1, 2], "provenance": {"device": "cuda"}}, tmp_path / "src" / "y.json")
+    asked = []
+
+    def fake_urlopen(url, timeout=None):
+        asked.append(url)
+        return io.BytesIO(src.read_bytes())
+
+    monkeypatch.setattr(urllib.request, "urlopen", fake_urlopen)
+    cache = tmp_path / "cache"
+    back = E.load_stored_results("y.json", root=tmp_path / "no_checkout", cache=cache)
+    assert back["v"] == [1, 2]
+    assert asked == [f"{noisyprop_lib.REPOSITORY_URL}/raw/main/book/results/y.json"]
+    assert sorted(p.name for p in cache.iterdir()) == ["y.json"]      # atomic: no temporary file left
+
+    def offline(url, timeout=None):
+        raise urllib.error.URLError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    assert E.load_stored_results("y.json", root=tmp_path / "no_checkout", cache=cache)["v"] == [1, 2]   # from the cache
+    with pytest.raises(FileNotFoundError, match=r"z\.json.*downloading .*/raw/main/book/results/z\.json failed"):
+        E.load_stored_results("z.json", root=tmp_path / "no_checkout", cache=cache)
+    assert sorted(p.name for p in cache.iterdir()) == ["y.json"]
+    with pytest.raises(FileNotFoundError):
+        E.load_stored_results("y.json", root=tmp_path / "no_checkout", cache=cache, refresh=True)
+    assert E.load_stored_results("y.json", root=tmp_path / "no_checkout", cache=cache)["v"] == [1, 2]   # cache intact
+
+
+def test_load_stored_results_rejects_paths():
+    for bad in ("../x.npz", "a/b.npz", "x.csv", "", 3):
+        with pytest.raises(ValueError, match="name"):
+            E.load_stored_results(bad)
