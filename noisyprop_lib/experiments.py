@@ -502,12 +502,16 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="result file (.npz or .json), written atomically")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    command = " ".join(["python", "-m", "noisyprop_lib.experiments"] + words)
     progress = False if args.no_progress else True
     if args.name == "variance_depth":
         res = variance_depth(args.scale, device=args.device, seed=args.seed, data_root=args.data_root, progress=progress)
+        res["provenance"]["command"] = command
     else:
         res = trainability_grid(args.scale, init="he" if args.name == "trainability_he" else "critical", device=args.device,
                                 seed=args.seed, data_root=args.data_root, epochs=args.epochs, progress=progress)
+        res["provenance"]["command"] = command
     path = save_results(res, args.out)
     print(f"wrote {path} ({res['provenance']['wall_time_s']:.1f} s on {res['provenance']['device_name']})")
     return 0
