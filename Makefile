@@ -9,13 +9,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test book clean bench venv notebooks
+.PHONY: test book clean bench venv notebooks check-notebooks check-browser chromium
 
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[book,test,browser]"
 	touch $(STAMP)
 
 test: $(STAMP)
@@ -27,9 +27,27 @@ book: $(STAMP)
 	rm -rf _build
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-# Regenerate the Colab notebooks (chapters/*.ipynb, outputs stripped) from the MyST chapters.
+# Regenerate the Colab notebooks (chapters/ch*.ipynb) from the MyST chapters of _toc.yml: each chapter
+# is run in a plain Jupyter kernel to fill in its glued values (a few minutes for the whole book).
+# After a prose-only edit, `$(PY) tools/colab_notebooks.py --no-execute` re-renders in seconds.
 notebooks: $(STAMP)
-	$(VENV)/bin/jupytext --to ipynb chapters/ch*.md
+	$(PY) tools/colab_notebooks.py
+
+# Run every Colab notebook top to bottom in a plain kernel (no myst-nb, no Sphinx) and check that the
+# values its text shows are reproduced (pytest marker `notebooks`, left out of `make test`).
+check-notebooks: $(STAMP)
+	$(PY) -m pytest -m notebooks tests/test_colab_notebooks.py
+
+# Open every page of the built book (_build/html, from `make book`) in headless Chromium: console
+# errors, MathJax, images, internal links, launch buttons; screenshots in _build/screenshots/.
+check-browser: $(STAMP) chromium
+	$(PY) -m pytest -m browser tests/test_rendered_book.py
+
+# Debian's chromium (Playwright drives it; no browser download).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	  else sudo apt-get update && sudo apt-get install -y chromium; fi; }
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_theory.py

@@ -24,6 +24,7 @@ from .activations import (
 )
 from .criticality import (
     CorrelationFixedPoint,
+    FiniteWidthLogVariance,
     NoCriticalPointError,
     chi1,
     correlation_fixed_point,
@@ -31,6 +32,7 @@ from .criticality import (
     correlation_fixed_point_slope,
     critical_sigma_w2,
     depth_scale,
+    finite_width_log_variance_moments,
     gradient_depth_scale,
     overflow_depth,
     trainable_depth,
@@ -62,9 +64,13 @@ from .noise import (
     as_noise,
     keep_prob_from_torch,
 )
-from .simulate import SimulationResult, correlated_inputs, gaussian_inputs, propagate
-from . import claims, glue, plotting, simulate, symbolic  # noqa: E402  (modules the book uses by name)
+from .nngp import GPPrediction, gp_regression, nngp_kernel
+from .simulate import SimulationResult, correlated_inputs, gaussian_inputs, gradient_norm_ratio, propagate
+from . import claims, glue, nngp, plotting, simulate, symbolic  # noqa: E402  (modules the book uses by name)
 from . import dln  # noqa: E402  (Part III: diagonal linear networks)
 
 __version__ = "0.1.0"
+from ._project import REPOSITORY_URL  # noqa: E402
 from . import nn  # noqa: E402  (PyTorch integration: critical_init_, NoisyMLP)
+from .data import load_cifar10, load_dataset, load_mnist, train_validation_split  # noqa: E402
+from . import data, experiments  # noqa: E402  (real data and the Figure 6 experiments)

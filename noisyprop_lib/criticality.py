@@ -50,6 +50,8 @@ __all__ = [
     "gradient_depth_scale",
     "trainable_depth",
     "overflow_depth",
+    "FiniteWidthLogVariance",
+    "finite_width_log_variance_moments",
 ]
 
 
@@ -525,3 +527,80 @@ def overflow_depth(sigma_w2, noise=None, q0=1.0, dtype="float32", activation="re
         depth_down = np.log((ktiny - qstar) / (q0 - qstar)) / np.log(np.where(under, r, 0.5))
         out = np.where(under, depth_down, out)
     return scalar_or_array(out)
+
+
+# ---------------------------------------------------------------------------
+# finite width
+# ---------------------------------------------------------------------------
+
+
+class FiniteWidthLogVariance(NamedTuple):
+    r"""Mean and variance of :math:`\ln(v^L/v^0)`, and the per-layer variance of the multiplicative step."""
+
+    mean: float | np.ndarray
+    variance: float | np.ndarray
+    step_variance: float | np.ndarray
+
+
+def finite_width_log_variance_moments(noise=None, width=1000, depth=1, activation="relu") -> FiniteWidthLogVariance:
+    r"""Finite-width drift and spread of the signal variance of one input at criticality.
+
+    At width :math:`N` the conditional variance :math:`v^l` of the pre-activations
+    of one input follows an exact multiplicative random walk,
+    :math:`v^{l+1} = v^l M_l` with i.i.d.
+
+    .. math:: M_l = \frac{\sigma_w^2}{N}\sum_{i=1}^N \epsilon_i^2\,\phi(g_i)^2,\qquad g_i\sim\mathcal N(0,1),
+
+    because the rectifier is positively homogeneous. At the critical
+    :math:`\sigma_w^2 = 2/(\mu_2(1+\alpha^2))`, :math:`E M_l = 1` (the mean-field
+    statement) and
+
+    .. math:: \operatorname{Var} M_l = \frac{s}{N},\qquad
+              s = \frac{6\,E[\epsilon^4]\,(1+\alpha^4)}{\mu_2^2\,(1+\alpha^2)^2} - 1,
+
+    :math:`(6/p - 1)` for dropout and Hanin and Rolnick's :math:`5` for a noiseless
+    ReLU network. To first order in :math:`1/N` (the delta method,
+    :math:`E\ln M\approx -\operatorname{Var}M/2`),
+
+    .. math:: E\ln\frac{v^L}{v^0}\approx -\frac{Ls}{2N},\qquad
+              \operatorname{Var}\ln\frac{v^L}{v^0}\approx\frac{Ls}{N},
+
+    while :math:`E[v^L/v^0] = 1` exactly: the typical network's signal shrinks,
+    a few grow large, and the average is preserved.
+
+    Parameters
+    ----------
+    noise : Noise or None
+        Multiplicative noise; its fourth moment comes from :meth:`noisyprop_lib.noise.Noise.moment`.
+    width, depth : int
+        :math:`N\ge1` and :math:`L\ge1`.
+    activation : LeakyReLU or "relu"
+        A rectifier (the walk is exact only for positively homogeneous activations).
+
+    Returns
+    -------
+    FiniteWidthLogVariance
+        ``mean`` and ``variance`` of :math:`\ln(v^L/v^0)`, and ``step_variance`` :math:`s`
+        (so that :math:`\operatorname{Var}M = s/N`).
+
+    References
+    ----------
+    Hanin and Rolnick (2018) for the noiseless ReLU network; the noisy case is
+    this book's extension (chapter "Beyond the paper").
+    """
+    act = get_activation(activation)
+    if not isinstance(act, LeakyReLU):
+        raise ValueError(f"activation must be a rectifier (ReLU or LeakyReLU): the random walk is exact only for those, got {act!r}")
+    nz = as_noise(noise)
+    if nz.kind == ADDITIVE:
+        raise NoCriticalPointError(_NO_CRIT_ADDITIVE.format(noise=nz))
+    if not nz.is_scalar:
+        raise ValueError(f"noise must have scalar parameters, got {nz!r}")
+    from ._validation import check_positive_int
+
+    n = check_positive_int("width", width)
+    depth = check_positive_int("depth", depth)
+    a2 = act.alpha**2
+    mu2 = float(nz.mu2)
+    s = 6.0 * float(nz.moment(4)) * (1.0 + a2 * a2) / (mu2 * mu2 * (1.0 + a2) ** 2) - 1.0
+    return FiniteWidthLogVariance(-depth * s / (2.0 * n), depth * s / n, s)

@@ -607,6 +607,7 @@ def train_dln(
     record_loss_every: int = 1,
     record_every: int | None = None,
     track_sgf: bool = False,
+    progress: bool | None = None,
 ) -> DLNRun:
     r"""Train diagonal linear networks :math:`\beta = u\odot v` by (S)GD from :math:`u_0=\sqrt2\alpha`, :math:`v_0=0`.
 
@@ -665,6 +666,8 @@ def train_dln(
     track_sgf : bool
         Accumulate :math:`\sum_k E[(\gamma g_k)^2\mid\beta_k]`, from
         :math:`E[g_{\mathcal B}^{2}] = \nabla L^2 + \frac{n-b}{b(n-1)}\big(\frac1n\sum_i r_i^2x_i^2 - \nabla L^2\big)`.
+    progress : bool, optional
+        Show a tqdm bar over the steps; by default only when stderr is a terminal.
 
     Returns
     -------
@@ -798,8 +801,11 @@ def train_dln(
     k = 0
     L = L0
     gcol = gam[:, :, None].copy()
+    bar = _progress_bar(progress, n_steps, "train_dln")
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for k in range(n_steps + 1):
+            if bar is not None and k:
+                bar.update(1)
             beta = u * v
             r = residual(beta)
             L = np.add.reduce(r * r, axis=-1) * half_over_n
@@ -869,6 +875,8 @@ def train_dln(
             sq += t
             u_prev, v_prev = u, v
             u, v = u - x * v, v - x * u
+    if bar is not None:
+        bar.close()
 
     steps_taken = k
     n_kept = steps_taken // record_loss_every + 1
@@ -920,6 +928,19 @@ def train_dln(
 # ---------------------------------------------------------------------------
 # interpolators: implicit bias, basis pursuit, minimum l2
 # ---------------------------------------------------------------------------
+
+
+def _progress_bar(progress, total, desc):
+    """A tqdm bar, or None: ``progress=None`` shows one only when stderr is a terminal."""
+    import sys
+
+    if progress is None:
+        progress = sys.stderr.isatty()
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", leave=False)
 
 
 def _check_design(X, y):

@@ -4,10 +4,20 @@ In the Jupyter Book build, :func:`glue` forwards to ``myst_nb.glue`` so that a
 page can write ``{glue:text}`key:.3f``` and show the value computed in its
 cell. In Google Colab or a plain Jupyter kernel, where myst-nb is usually not
 installed, it shows ``key = value`` instead, so a chapter runs unchanged.
+
+With the environment variable ``NOISYPROP_GLUE_RECORD=1`` it also keeps every
+value in :data:`RECORDED` (and never calls myst-nb, as in Colab): the Colab
+notebook generator (``tools/colab_notebooks.py``) runs a chapter in a plain
+kernel that way to put the glued values into the notebook's text.
 """
 from __future__ import annotations
 
-__all__ = ["glue"]
+import os
+
+__all__ = ["glue", "RECORDED"]
+
+#: ``name -> value`` of every glued value, filled only when ``NOISYPROP_GLUE_RECORD=1``.
+RECORDED: dict = {}
 
 
 def glue(name: str, value, display: bool = False) -> None:
@@ -15,10 +25,14 @@ def glue(name: str, value, display: bool = False) -> None:
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     value = _plain(value)
-    try:
-        from myst_nb import glue as _glue
-    except ImportError:
+    if os.environ.get("NOISYPROP_GLUE_RECORD") == "1":
+        RECORDED[name] = value
         _glue = None
+    else:
+        try:
+            from myst_nb import glue as _glue
+        except ImportError:
+            _glue = None
     if _glue is not None:
         _glue(name, value, display=display)
         return

@@ -369,7 +369,9 @@ def critical_init_(
     weight layers, noise before a non-rectifier, additive noise with a
     rectifier (no critical point) — raises ``ValueError`` naming the layer and
     the reason (``on_unknown="raise"``), or triggers a ``UserWarning`` and is
-    left untouched (``on_unknown="warn"``). Nothing is skipped silently.
+    left untouched (``on_unknown="warn"``). Nothing is skipped silently. Weights are
+    drawn only after the whole model has been analysed, so a refusal leaves the
+    model unchanged.
 
     Parameters
     ----------
@@ -406,6 +408,9 @@ def critical_init_(
         raise ValueError(f"default_noise must have scalar parameters, got {default_nz!r}")
 
     report = InitReport()
+    # weights are drawn only after the whole model has been analysed, so that a refusal in
+    # strict mode leaves the model exactly as it was (no half-initialised models)
+    pending: list[tuple[nn.Module, float]] = []
     noise = noise_src = act = act_src = None
     order = None
     first = True
@@ -426,7 +431,7 @@ def critical_init_(
                 problem(name, res.reason)
             else:
                 sw2, noise_label, act_label = res
-                _draw_(module, sw2, generator)
+                pending.append((module, sw2))
                 report.append(InitRow(name, type(module).__name__, _fan_in(module), noise_label, act_label, sw2))
             noise = noise_src = act = act_src = order = None
             first = False
@@ -464,6 +469,8 @@ def critical_init_(
                 act, act_src = a, module
             if order is None:
                 order = "activation-first"
+    for module, sw2 in pending:
+        _draw_(module, sw2, generator)
     return report
 
 

@@ -79,6 +79,7 @@ def variance_depth_heatmap(ax, result: dict, *, vlim: float | None = None, curve
     :math:`L^*(\sigma_w^2)` (``predicted_depth``, for :math:`q^0 = 1`) is drawn in orange and the
     critical :math:`\sigma_w^2 = 2p` as a dashed line.
     """
+    import matplotlib
     import matplotlib.colors as mcolors
 
     sw = np.asarray(result["sigma_w2"], dtype=float)
@@ -88,8 +89,8 @@ def variance_depth_heatmap(ax, result: dict, *, vlim: float | None = None, curve
     beyond = layers[None, :] > depth[:, None]
     failed = np.isnan(log_q) & ~beyond
     lim = float(np.nanmax(np.abs(log_q))) if vlim is None else float(vlim)
-    cmap = mcolors.ListedColormap(__import__("matplotlib").colormaps["RdBu_r"](np.linspace(0, 1, 256)))
-    cmap.set_bad("white")
+    # diverging: blue for a shrinking signal, red for a growing one, white where a network had no layer
+    cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")
     step = sw[1] - sw[0] if len(sw) > 1 else 0.1
     edges = np.concatenate([sw - step / 2, [sw[-1] + step / 2]])
     img = ax.pcolormesh(edges, np.arange(log_q.shape[1] + 1) - 0.5, np.ma.masked_invalid(log_q.T), cmap=cmap,
@@ -135,8 +136,7 @@ def trainability_heatmap(ax, result: dict, *, loss: str = "val", vmin=None, vmax
     def _edges(v):
         mid = (v[1:] + v[:-1]) / 2
         return np.concatenate([[v[0] - (mid[0] - v[0])], mid, [v[-1] + (v[-1] - mid[-1])]])
-    cmap = matplotlib.colormaps[SEQUENTIAL_CMAP].copy()
-    cmap.set_bad("black")
+    cmap = matplotlib.colormaps[SEQUENTIAL_CMAP].with_extremes(bad="black")
     vmax = float(result["trivial_loss"]) if vmax is None else vmax
     img = ax.pcolormesh(_edges(x), _edges(ds), np.ma.masked_invalid(final), cmap=cmap, vmin=vmin, vmax=vmax,
                         shading="flat", rasterized=True)

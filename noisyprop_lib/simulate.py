@@ -42,7 +42,7 @@ from ._validation import check_positive_int, check_range
 from .activations import get_activation
 from .noise import ADDITIVE, as_noise
 
-__all__ = ["SimulationResult", "propagate", "gaussian_inputs", "correlated_inputs", "resolve_device", "make_generator"]
+__all__ = ["SimulationResult", "propagate", "gradient_norm_ratio", "gaussian_inputs", "correlated_inputs", "resolve_device", "make_generator"]
 
 
 # ---------------------------------------------------------------------------
@@ -635,3 +635,112 @@ def _run_batch(x, ids, depth, width, sw2, sb2, nz, act, shared_mask, route, gen,
             if bar is not None:
                 bar.update(depth - layer)
             break
+
+
+# ---------------------------------------------------------------------------
+# the backward pass
+# ---------------------------------------------------------------------------
+
+
+def gradient_norm_ratio(
+    depth: int,
+    sigma_w2,
+    noise=None,
+    activation="relu",
+    *,
+    width: int = 500,
+    batch: int = 32,
+    n_runs: int = 20,
+    sigma_b2=0.0,
+    q0=1.0,
+    dtype="float32",
+    device="auto",
+    seed: int | None = None,
+    generator=None,
+) -> np.ndarray:
+    r"""Backpropagated squared gradient norms through random noisy networks, relative to the top layer.
+
+    Each run draws a network of ``depth`` layers of width ``width`` (the book's
+    form, :math:`h^l = W^l\nu(\phi(h^{l-1}),\epsilon^{l-1}) + b^l`, inputs as
+    :math:`h^0`, noise redrawn per unit and per example), pushes a batch of
+    ``batch`` Gaussian inputs of variance ``q0`` through it, and backpropagates
+    the loss :math:`\ell = \sum_b g_b\cdot h^L_b` with a standard normal
+    :math:`g` by autograd. The backward pass therefore multiplies by the **same
+    noise draws** as the forward pass (:math:`\partial\nu/\partial\phi = \epsilon`:
+    a dropped unit passes no gradient), as in training. Returned is
+
+    .. math:: \rho^l = \frac{\|\partial\ell/\partial h^l\|^2}{\|\partial\ell/\partial h^L\|^2},\qquad l = 0,\dots,L,
+
+    summed over the batch. In the mean-field limit (with the usual assumption
+    that the backward weights are independent of the forward ones)
+    :math:`E\rho^{l-1}/E\rho^{l} = \sigma_w^2\mu_2E[\phi'(u)^2]`, which for ReLU is
+    :math:`\sigma_w^2\mu_2/2`: exactly 1 at noisy criticality
+    (:func:`noisyprop_lib.criticality.gradient_depth_scale`; Schoenholz et al., 2017).
+
+    Parameters
+    ----------
+    depth : int
+        Number of layers :math:`L\ge1`.
+    sigma_w2, sigma_b2 : float
+        Weight and bias **variances** (fan-in normalised).
+    noise : Noise or None
+    activation : Activation, str or callable (with a torch implementation)
+    width, batch, n_runs : int
+        Width of every layer (and of the inputs), inputs per batch, independent networks.
+    q0 : float
+        Variance of the input entries.
+    dtype : {"float32", "float64"}
+    device : "auto", "cpu", "cuda" or torch.device
+    seed, generator :
+        Randomness; pass at most one.
+
+    Returns
+    -------
+    numpy.ndarray of shape (n_runs, depth + 1)
+        :math:`\rho^l` per run; column 0 is the ratio over all ``depth`` layers and
+        column ``depth`` is 1.
+    """
+    import torch
+
+    act = get_activation(activation)
+    if act._torch_fn is None:
+        raise ValueError(f"activation {act.name!r} has no torch implementation; build it with Activation(..., torch_fn=...)")
+    nz = as_noise(noise)
+    if not nz.is_scalar:
+        raise ValueError(f"noise must have scalar parameters in a simulation, got {nz!r}")
+    depth = check_positive_int("depth", depth)
+    width = check_positive_int("width", width)
+    batch = check_positive_int("batch", batch)
+    n_runs = check_positive_int("n_runs", n_runs)
+    sw2 = float(check_range("sigma_w2", sigma_w2, 0.0, None, low_inclusive=False))
+    sb2 = float(check_range("sigma_b2", sigma_b2, 0.0, None))
+    q0 = float(check_range("q0", q0, 0.0, None, low_inclusive=False))
+    dev = resolve_device(device)
+    dt = _torch_dtype(dtype)
+    gen = make_generator(seed, generator, dev)
+    scale = math.sqrt(sw2 / width)
+    out = np.empty((n_runs, depth + 1))
+    with torch.enable_grad():
+        for run in range(n_runs):
+            h = math.sqrt(q0) * torch.randn(batch, width, generator=gen, dtype=dt, device=dev)
+            h.requires_grad_(True)
+            hs = [h]
+            for _ in range(depth):
+                y = act.torch(hs[-1])
+                eps = nz.sample((batch, width), generator=gen, dtype=dt, device=dev)
+                y = y + eps if nz.kind == ADDITIVE else y * eps  # the draw is part of the graph: backward reuses it
+                w = scale * torch.randn(width, width, generator=gen, dtype=dt, device=dev)
+                h_next = y @ w.T
+                if sb2 > 0:
+                    h_next = h_next + math.sqrt(sb2) * torch.randn(width, generator=gen, dtype=dt, device=dev)
+                h_next.retain_grad()
+                hs.append(h_next)
+            g = torch.randn(batch, width, generator=gen, dtype=dt, device=dev)
+            (hs[-1] * g).sum().backward()
+            norms = torch.stack([hh.grad.double().pow(2).sum() for hh in hs]).cpu().numpy()
+            if not np.all(np.isfinite(norms)):
+                raise FloatingPointError(
+                    f"the backpropagated gradient left the {dtype} range in run {run}; use dtype='float64' or fewer layers"
+                )
+            out[run] = norms / norms[-1]
+    return out

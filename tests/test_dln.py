@@ -505,3 +505,13 @@ def test_bad_input_raises_clear_value_error(call, match):
 def test_solver_reports_failure_instead_of_returning_garbage(data):
     with pytest.raises(dln.SolverError, match="did not reach"):
         dln.implicit_bias_solution(data.X, data.y, 1e-3, max_iter=1)
+
+
+def test_train_dln_progress_bar(capsys):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((5, 12)), rng.standard_normal(5)
+    quiet = dln.train_dln(X, y, 0.05, 0.1, n_steps=300)                 # stderr is not a terminal here: no bar
+    assert "train_dln" not in capsys.readouterr().err
+    shown = dln.train_dln(X, y, 0.05, 0.1, n_steps=300, progress=True)
+    assert "train_dln" in capsys.readouterr().err
+    assert np.array_equal(quiet.beta, shown.beta) and np.array_equal(quiet.loss, shown.loss)

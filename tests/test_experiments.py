@@ -137,3 +137,63 @@ def test_load_stored_results_rejects_paths():
     for bad in ("../x.npz", "a/b.npz", "x.csv", "", 3):
         with pytest.raises(ValueError, match="name"):
             E.load_stored_results(bad)
+
+
+# --- comparing a trained region with 6 xi_c -------------------------------------------------------
+
+
+def test_trainability_boundary_intervals_and_consistency():
+    depths = np.array([2, 6, 10, 14])
+    trained = np.array([[True, True, False, True],
+                        [False, True, False, True],
+                        [False, True, False, True],
+                        [False, False, False, True]])
+    pred = np.array([3.3, 13.6, 1.5, np.inf])
+    b = E.trainability_boundary(depths, [0.3, 0.9, 0.1, 1.0], trained, pred)
+    # p=0.3: boundary in [2, 6), meets [1.65, 6.6]; p=0.9: in [10, 14) meets [6.8, 27.2]
+    assert np.allclose(b["interval_low"], [2, 10, 0, 14]) and np.allclose(b["interval_high"], [6, 14, 2, np.inf])
+    assert b["consistent"].tolist() == [True, True, True, True]
+    assert np.isnan(b["largest_trained"][2]) and b["largest_trained"][3] == 14
+    # a deep-only success is flagged as not contiguous; a prediction 4x off is inconsistent
+    t2 = np.array([[False], [False], [True], [False]])
+    b2 = E.trainability_boundary(depths, [0.5], t2, [2.0])
+    assert not b2["contiguous"][0] and not b2["consistent"][0]
+    # no noise (infinite prediction) is consistent only if the deepest network trained
+    assert not E.trainability_boundary(depths, [1.0], trained[:, :1], [np.inf])["consistent"][0]
+
+
+def test_trainability_boundary_bad_input():
+    with pytest.raises(ValueError, match="depths"):
+        E.trainability_boundary([6, 2], [0.5], [[True], [False]], [3.0])
+    with pytest.raises(ValueError, match="trained"):
+        E.trainability_boundary([2, 6], [0.5], [[True, False]], [3.0])
+    with pytest.raises(ValueError, match="factor"):
+        E.trainability_boundary([2, 6], [0.5], [[True], [False]], [3.0], factor=0.5)
+    with pytest.raises(ValueError, match="fraction"):
+        E.trained_mask([0.1, 0.2], 0.3, fraction=1.5)
+
+
+def test_figure6_heatmaps_draw_failures_and_curves():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from noisyprop_lib import plotting
+
+    vd = {"sigma_w2": np.array([0.6, 1.2, 1.8]), "keep_prob": 0.6, "depth": np.array([3, 5, 4]),
+          "log_q": np.array([[0, -1, -2, np.nan, np.nan, np.nan], [0, 0, 0, 0, 0, 0], [0, 1, 2, 3, np.nan, np.nan]], float),
+          "predicted_depth": np.array([3.0, np.inf, 4.0])}
+    fig, ax = plt.subplots()
+    plotting.variance_depth_heatmap(ax, vd)
+    black = ax.collections[1].get_array()
+    assert int((~black.mask).sum()) == 2  # the two failed layers (layer 3 of net 0, layer 4 of net 2), not the unused ones
+    tg = {"keep_probs": np.array([0.5, 1.0]), "depths": np.array([2, 6]), "init": "critical", "trivial_loss": 0.07,
+          "val_loss": np.array([[[0.05], [0.03]], [[np.nan], [0.04]]]), "trained": np.array([[True, True], [False, True]])}
+    fig2, ax2 = plt.subplots()
+    plotting.trainability_heatmap(ax2, tg)
+    dots = [ln for ln in ax2.lines if ln.get_label() == "trained"][0]
+    assert len(dots.get_xdata()) == 3
+    with pytest.raises(ValueError, match="loss"):
+        plotting.trainability_heatmap(ax2, tg, loss="test")
+    plt.close("all")

@@ -141,6 +141,15 @@ def test_unknown_activation_raises_with_clear_message():
         critical_init_(m)
 
 
+def test_refusal_leaves_the_whole_model_unchanged():
+    # the first layer could be initialised, the third cannot: strict mode must not touch either
+    m = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4), nn.ELU(), nn.Linear(4, 4))
+    before = [p.detach().clone() for p in m.parameters()]
+    with pytest.raises(ValueError, match=r"layer '4'"):
+        critical_init_(m, generator=gen(0))
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
+
+
 def test_unknown_activation_warns_and_leaves_layer_untouched():
     m = nn.Sequential(nn.Linear(4, 4), nn.Sigmoid(), nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4))
     before = m[2].weight.detach().clone()

@@ -1,0 +1,359 @@
+"""The Colab notebooks (chapters/ch*.ipynb) are generated from the MyST chapters by tools/colab_notebooks.py.
+
+Fast tests (``make test``): every chapter of ``_toc.yml`` has a notebook that is valid nbformat, reads
+cleanly (no raw MyST), installs the library from the one repository URL, has no outputs, and is up to
+date with its chapter (re-rendered from the glued values stored in the notebook, so the check needs no
+execution and does not depend on the machine's last digits). The converter itself is tested on a
+one-chapter book.
+
+Slow tests (``make check-notebooks``, marker ``notebooks``): every committed notebook runs top to bottom
+in a plain Jupyter kernel (no myst-nb, no Sphinx; the install cell skipped), and the glued values it shows
+match a fresh run.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import os
+import re
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import colab_notebooks as C  # noqa: E402
+
+CHAPTERS = C.chapter_files(ROOT)
+
+
+def test_every_chapter_of_the_toc_is_converted():
+    assert CHAPTERS, "no chapters found in _toc.yml"
+    in_toc = {p.name for p in CHAPTERS}
+    on_disk = {p.name for p in (ROOT / "chapters").glob("ch*.md")}
+    # a chapter written but not yet in the toc gets no notebook; every toc chapter does
+    assert in_toc <= on_disk
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_is_up_to_date_and_reads_cleanly(md):
+    ipynb = md.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{ipynb.name} is missing: run `make notebooks`"
+    nb = nbformat.read(ipynb, as_version=4)
+    nbformat.validate(nb)
+    stored = C.stored_glue(nb)
+    assert set(stored) == set(C.glue_keys(md)), (
+        f"{ipynb.name} does not hold exactly the values {md.name} shows: run `make notebooks`")
+    assert ipynb.read_text() == C.expected_text(md, stored), (
+        f"{ipynb.name} is out of date with {md.name}: run `make notebooks` "
+        "(or `python tools/colab_notebooks.py --no-execute` after a prose-only edit)")
+    assert C.raw_myst(nb) == []
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code[0].source == C.install_source(ROOT) and "skip-execution" in code[0].metadata["tags"]
+    assert sum("pip install" in c.source for c in code) == 1, "exactly one install cell"
+
+
+# --- the repository URL is defined once --------------------------------------------------------
+
+
+def test_repository_url_is_defined_once():
+    url = C.repository_url(ROOT)
+    import noisyprop_lib
+
+    assert noisyprop_lib.REPOSITORY_URL == url
+    tomllib = pytest.importorskip("tomllib")   # Python 3.11+
+    urls = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]
+    assert urls["Repository"] == url
+    assert urls["Documentation"].rstrip("/") == C.book_url(ROOT)
+    for md in sorted((ROOT / "chapters").glob("ch*.md")):
+        for line in md.read_text().splitlines():
+            if "pip install" in line and "git+" in line:
+                assert f"git+{url}\"" in line, f"{md.name}: install cell does not use {url}"
+
+
+def test_launch_buttons_find_the_notebooks():
+    # sphinx-book-theme links the Colab button to the .ipynb only if it exists next to the chapter
+    cfg = C.book_config(ROOT)
+    assert cfg["launch_buttons"]["colab_url"] == "https://colab.research.google.com"
+    assert "chapters/*.ipynb" in cfg["exclude_patterns"]
+    assert all(md.with_suffix(".ipynb").exists() for md in CHAPTERS)
+
+
+# --- the converter, on a one-chapter book --------------------------------------------------------
+
+CHAPTER = textwrap.dedent('''\
+    ---
+    jupytext:
+      text_representation:
+        extension: .md
+        format_name: myst
+    kernelspec:
+      display_name: Python 3
+      language: python
+      name: python3
+    ---
+
+    # Tiny chapter
+
+    ```{code-cell} ipython3
+    :tags: [skip-execution, remove-cell]
+
+    %pip install --quiet "noisyprop_lib @ git+https://github.com/noisyprop/noisyprop"
+    ```
+
+    :::{admonition} Learning goals
+    :class: tip
+
+    See {cite:t}`smith2020` and {cite:p}`smith2020,doe2019`.
+    :::
+
+    (sec-tiny)=
+    ## A section
+
+    ```{code-cell} ipython3
+    from noisyprop_lib.glue import glue
+    glue("tiny_x", 0.123456)
+    glue("tiny_n", 7)
+    ```
+
+    The value is {glue:text}`tiny_x:.3f`, and {glue:}`tiny_n` items; see {doc}`../book/intro`,
+    {eq}`eq-tiny`, {prf:ref}`thm-tiny`, {numref}`fig-tiny`, {ref}`sec-tiny` and ``{not:a}`role` `` in code.
+
+    $$
+    a = b
+    $$ (eq-tiny)
+
+    ```{prf:theorem} Tiny
+    :label: thm-tiny
+
+    Nothing happens.
+    ```
+
+    ```{prf:proof}
+    Obvious.
+    ```
+
+    ```{note}
+    A note with `code`.
+    ```
+
+    ```{math}
+    :label: eq-tiny2
+    c = d
+    ```
+
+    ```{code-cell} ipython3
+    ---
+    mystnb:
+      figure:
+        caption: A tiny figure.
+        name: fig-tiny
+    ---
+    print("figure")
+    ```
+
+    ```{exercise-start}
+    :label: ex-tiny
+    ```
+    Do it.
+    ```{exercise-end}
+    ```
+
+    ```{solution-start} ex-tiny
+    :class: dropdown
+    ```
+    Done.
+
+    ```{code-cell} ipython3
+    print(1)
+    ```
+    ```{solution-end}
+    ```
+    ''')
+
+BIB = """@article{smith2020, author = {Smith, Ann and Jones, Bob and Kim, Cy}, title = {T}, journal = {J}, year = {2020},
+doi = {10.1000/xyz}}
+@article{doe2019, author = {Doe, Jane}, title = {U}, journal = {J}, year = {2019}}
+"""
+
+
+@pytest.fixture
+def tiny_book(tmp_path):
+    (tmp_path / "chapters").mkdir()
+    (tmp_path / "book").mkdir()
+    (tmp_path / "_config.yml").write_text(textwrap.dedent("""\
+        title: Tiny
+        bibtex_bibfiles: [book/references.bib]
+        repository: {url: "https://github.com/noisyprop/noisyprop"}
+        html: {baseurl: "https://example.org/tiny/"}
+        """))
+    (tmp_path / "_toc.yml").write_text(textwrap.dedent("""\
+        format: jb-book
+        root: book/intro
+        parts:
+          - caption: One
+            numbered: true
+            chapters:
+              - file: chapters/ch01_tiny
+        """))
+    (tmp_path / "book" / "references.bib").write_text(BIB)
+    (tmp_path / "book" / "intro.md").write_text("# Preface\n\nHello.\n")
+    (tmp_path / "chapters" / "ch01_tiny.md").write_text(CHAPTER)
+    return tmp_path
+
+
+GLUE = {"tiny_x": {"text/plain": "0.123456"}, "tiny_n": {"text/plain": "7"}}
+
+
+def _markdown(nb):
+    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_converter_renders_myst_as_plain_markdown(tiny_book):
+    nb = C.render(tiny_book / "chapters" / "ch01_tiny.md", GLUE, root=tiny_book)
+    md = _markdown(nb)
+    assert C.raw_myst(nb) == [], C.raw_myst(nb)
+    assert md.startswith("# 1. Tiny chapter")
+    assert "> **Learning goals**" in md
+    assert "[Smith et al. (2020)](https://doi.org/10.1000/xyz)" in md
+    assert "([Smith et al., 2020](https://doi.org/10.1000/xyz); Doe, 2019)" in md
+    assert "The value is 0.123, and 7 items" in md
+    assert "[Preface](https://example.org/tiny/book/intro.html)" in md
+    assert "(1.1), Theorem 1.1, Fig. 1.1, A section and ``{not:a}`role` `` in code" in md
+    assert "\\tag{1.1}\n$$" in md and "c = d\n\\tag{1.2}\n$$" in md
+    assert "> **Theorem 1.1 (Tiny).**\n>\n> Nothing happens." in md
+    assert "> *Proof.* Obvious. $\\blacksquare$" in md
+    assert "> **Note**\n>\n> A note with `code`." in md
+    assert "*Fig. 1.1: A tiny figure.*" in md
+    assert "> **Exercise 1.1**\n>\n> Do it." in md
+    assert "> **Solution to Exercise 1.1**\n>\n> Done." in md
+    assert "(sec-tiny)=" not in md
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "git+https://github.com/noisyprop/noisyprop" in code[0].source
+    assert [c.source for c in code[1:]] == [
+        'from noisyprop_lib.glue import glue\nglue("tiny_x", 0.123456)\nglue("tiny_n", 7)',
+        'print("figure")', "print(1)"]
+    assert C.glue_keys(tiny_book / "chapters" / "ch01_tiny.md") == {"tiny_x": {".3f"}, "tiny_n": {None}}
+
+
+def test_converter_refuses_unknown_syntax(tiny_book):
+    md = tiny_book / "chapters" / "ch01_tiny.md"
+    md.write_text(CHAPTER + "\n```{youtube} abc\n```\n")
+    with pytest.raises(C.UnsupportedMyST, match="youtube"):
+        C.render(md, GLUE, root=tiny_book)
+    md.write_text(CHAPTER + "\nSee {term}`x` and {unknownrole}`y`.\n")
+    with pytest.raises(C.UnsupportedMyST, match="unknownrole"):
+        C.render(md, GLUE, root=tiny_book)
+    md.write_text(CHAPTER + "\nSee {numref}`fig-nowhere`.\n")
+    with pytest.raises(C.UnsupportedMyST, match="fig-nowhere"):
+        C.render(md, GLUE, root=tiny_book)
+
+
+def test_raw_myst_is_detected():
+    for text in ["See {prf:ref}`thm-x`.", "```{note}\nx\n```", ":::{admonition} A\nx\n:::", "(lab)=\n# T",
+                 "value {glue:text}`k:.2f`", "$$\nx\n$$ (eq-x)", "{cite:p}`a`"]:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(text)])
+        assert C.raw_myst(nb), text
+    clean = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("**Theorem 1.** $x$ [a](b)\n\n```python\n{x}`y`\n```")])
+    assert C.raw_myst(clean) == []
+
+
+def test_a_stale_notebook_is_detected(tiny_book):
+    md = tiny_book / "chapters" / "ch01_tiny.md"
+    ipynb = md.with_suffix(".ipynb")
+    assert C.check(tiny_book) == ["ch01_tiny.ipynb is missing: run `make notebooks`"]
+    C.write(C.render(md, GLUE, root=tiny_book), ipynb)
+    assert C.check(tiny_book) == []
+    md.write_text(CHAPTER.replace("Do it.", "Do it twice."))                 # the chapter changes
+    assert C.check(tiny_book) == ["ch01_tiny.ipynb is out of date with ch01_tiny.md: run `make notebooks`"]
+    C.write(C.render(md, GLUE, root=tiny_book), ipynb)
+    md.write_text(md.read_text() + "\nNow {glue:text}`tiny_new:.1f`.\n")      # a new glued value
+    assert "no glued value 'tiny_new'" in C.check(tiny_book)[0]
+    C.write(C.render(md, GLUE | {"tiny_new": {"text/plain": "1.0"}}, root=tiny_book), ipynb)
+    assert C.check(tiny_book) == []
+    ipynb.write_text(ipynb.read_text().replace('"cell_type": "markdown"', '"cell_type": "markdwn"', 1))
+    assert "ch01_tiny.ipynb" in C.check(tiny_book)[0]                        # not valid nbformat
+
+
+def test_glue_format_follows_myst_nb():
+    assert C.glue_format({"text/plain": "0.123456"}, ".2f") == "0.12"
+    assert C.glue_format({"text/plain": "'dropout'"}, None) == "dropout"
+    assert C.glue_format({"text/plain": "12"}, None) == "12"
+
+
+def test_glue_records_only_when_asked(monkeypatch, capsys):
+    from noisyprop_lib import glue as G
+
+    G.RECORDED.clear()
+    monkeypatch.setenv("NOISYPROP_GLUE_RECORD", "1")
+    import numpy as np
+
+    G.glue("rec_a", np.float64(1.5))
+    assert G.RECORDED == {"rec_a": 1.5} and type(G.RECORDED["rec_a"]) is float
+    monkeypatch.delenv("NOISYPROP_GLUE_RECORD")
+    G.glue("rec_b", 2.0)
+    assert "rec_b" not in G.RECORDED
+    G.RECORDED.clear()
+
+
+# --- executing the notebooks (make check-notebooks) ---------------------------------------------
+
+
+def values_match(stored: dict, fresh: dict, specs: set, rel_tol: float = 1e-6) -> bool:
+    """A glued value is reproduced if it shows the same text, or is a number within ``rel_tol``."""
+    if stored.get("text/markdown", stored["text/plain"]) == fresh.get("text/markdown", fresh["text/plain"]):
+        return True
+    if all(C.glue_format(stored, s) == C.glue_format(fresh, s) for s in specs) and "text/markdown" not in stored:
+        return True
+    try:
+        a, b = ast.literal_eval(stored["text/plain"]), ast.literal_eval(fresh["text/plain"])
+    except (ValueError, SyntaxError):
+        return False
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return math.isclose(a, b, rel_tol=rel_tol, abs_tol=1e-12)
+    return False
+
+
+def test_values_match_tolerates_only_tiny_differences():
+    assert values_match({"text/plain": "0.12345678"}, {"text/plain": "0.12345679"}, {None})
+    assert values_match({"text/plain": "0.1"}, {"text/plain": "0.1000000001"}, {".3f"})
+    assert not values_match({"text/plain": "0.1234"}, {"text/plain": "0.1235"}, {".4f"})
+    assert not values_match({"text/plain": "'a'"}, {"text/plain": "'b'"}, {None})
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_runs_in_a_plain_kernel_and_shows_fresh_values(md):
+    nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    fresh = C.execute(nb, md.parent)        # raises CellExecutionError with the traceback if a cell fails
+    specs = C.glue_keys(md)
+    stored = C.stored_glue(nb)
+    wrong = {k: (stored[k]["text/plain"][:80], fresh.get(k, {}).get("text/plain", "<not glued>")[:80])
+             for k in stored if k not in fresh or not values_match(stored[k], fresh[k], specs[k])}
+    assert not wrong, f"{md.name}: the notebook shows values a fresh run does not reproduce (run `make notebooks`): {wrong}"
+
+
+def test_converter_renders_tables_and_dropdowns(tiny_book):
+    md = tiny_book / "chapters" / "ch01_tiny.md"
+    md.write_text(CHAPTER + textwrap.dedent("""
+        ```{list-table} Sizes
+        :header-rows: 1
+
+        * - name
+          - value
+        * - width
+          - $1000$
+        ```
+
+        ```{dropdown} More
+        Hidden text.
+        ```
+        """))
+    text = _markdown(C.render(md, GLUE, root=tiny_book))
+    assert "**Sizes**\n\n| name | value |\n|---|---|\n| width | $1000$ |" in text
+    assert "> **More**\n>\n> Hidden text." in text
