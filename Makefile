@@ -51,6 +51,9 @@ chromium:
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_theory.py
+	$(PY) benchmarks/bench_simulate.py
+	$(PY) benchmarks/bench_dln.py
+	$(PY) benchmarks/bench_trainability.py
 
 clean:
 	rm -rf _build $(VENV) .pytest_cache .hypothesis *.egg-info noisyprop_lib.egg-info

@@ -333,6 +333,10 @@ def glue_keys(md_path: Path) -> dict:
     return keys
 
 
+#: glued values that are measured times (wall-clock seconds of a live run) differ from run to run;
+#: their names say so, and the execution check only asks that they are still numbers
+MEASURED_TIME_KEY = re.compile(r"wall|seconds|_time(_|$)", re.I)
+
 DUMP_CELL = (
     "import json as _json\n"
     "from IPython import get_ipython as _gi\n"
