@@ -499,6 +499,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data-root", default=None, help="folder with the MNIST files (default: NOISYPROP_DATA, then the cache)")
     ap.add_argument("--epochs", type=int, default=None, help="override the preset's number of epochs (trainability)")
+    ap.add_argument("--depths", type=int, nargs="+", default=None, help="override the preset's depths (trainability)")
+    ap.add_argument("--keep-probs", type=float, nargs="+", default=None,
+                    help="override the preset's keep probabilities (trainability)")
     ap.add_argument("--out", required=True, help="result file (.npz or .json), written atomically")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
@@ -510,7 +513,9 @@ def main(argv=None) -> int:
         res["provenance"]["command"] = command
     else:
         res = trainability_grid(args.scale, init="he" if args.name == "trainability_he" else "critical", device=args.device,
-                                seed=args.seed, data_root=args.data_root, epochs=args.epochs, progress=progress)
+                                seed=args.seed, data_root=args.data_root, epochs=args.epochs, progress=progress,
+                                depths=None if args.depths is None else np.asarray(args.depths),
+                                keep_probs=None if args.keep_probs is None else np.asarray(args.keep_probs))
         res["provenance"]["command"] = command
     path = save_results(res, args.out)
     print(f"wrote {path} ({res['provenance']['wall_time_s']:.1f} s on {res['provenance']['device_name']})")

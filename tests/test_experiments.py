@@ -197,3 +197,15 @@ def test_figure6_heatmaps_draw_failures_and_curves():
     with pytest.raises(ValueError, match="loss"):
         plotting.trainability_heatmap(ax2, tg, loss="test")
     plt.close("all")
+
+
+@needs_mnist
+def test_command_line_writes_results_with_the_command_in_the_provenance(tmp_path):
+    out = tmp_path / "grid.npz"
+    argv = ["trainability", "--scale", "book", "--device", "cpu", "--epochs", "1", "--depths", "1", "3",
+            "--keep-probs", "0.5", "1.0", "--data-root", DATA, "--no-progress", "--out", str(out)]
+    assert E.main(argv) == 0
+    res = E.load_results(out)
+    assert res["val_loss"].shape == (2, 2, 1) and list(res["depths"]) == [1, 3]
+    assert np.allclose(res["keep_probs"], [0.5, 1.0]) and res["optimizer"] == "adam"
+    assert res["provenance"]["command"] == "python -m noisyprop_lib.experiments " + " ".join(argv)
