@@ -572,8 +572,10 @@ def finite_width_log_variance_moments(noise=None, width=1000, depth=1, activatio
     ----------
     noise : Noise or None
         Multiplicative noise; its fourth moment comes from :meth:`noisyprop_lib.noise.Noise.moment`.
-    width, depth : int
-        :math:`N\ge1` and :math:`L\ge1`.
+    width : int
+        :math:`N\ge1`.
+    depth : int or array of int
+        :math:`L\ge0`; an array gives the moments at every depth in it.
     activation : LeakyReLU or "relu"
         A rectifier (the walk is exact only for positively homogeneous activations).
 
@@ -599,8 +601,10 @@ def finite_width_log_variance_moments(noise=None, width=1000, depth=1, activatio
     from ._validation import check_positive_int
 
     n = check_positive_int("width", width)
-    depth = check_positive_int("depth", depth)
+    d = np.asarray(depth)
+    if d.dtype.kind not in "iu" or np.any(d < 0):
+        raise ValueError(f"depth must be a non-negative integer or an array of them, got {depth!r}")
     a2 = act.alpha**2
     mu2 = float(nz.mu2)
     s = 6.0 * float(nz.moment(4)) * (1.0 + a2 * a2) / (mu2 * mu2 * (1.0 + a2) ** 2) - 1.0
-    return FiniteWidthLogVariance(-depth * s / (2.0 * n), depth * s / n, s)
+    return FiniteWidthLogVariance(scalar_or_array(-d * s / (2.0 * n)), scalar_or_array(d * s / n), s)

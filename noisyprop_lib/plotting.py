@@ -121,9 +121,9 @@ def trainability_heatmap(ax, result: dict, *, loss: str = "val", vmin=None, vmax
 
     ``result`` is a :func:`noisyprop_lib.experiments.trainability_grid` result; ``loss`` is
     ``"val"`` or ``"train"``. Cells that trained by ``result["trained"]`` get a white dot; diverged
-    runs (NaN) are drawn black. The curve is :math:`6\xi_c(p)` at :math:`\sigma_w^2 = 2p`
-    (or at the run's own :math:`\sigma_w^2` axis for He initialisation, plotted against
-    :math:`p`). The colour scale tops out at the trivial predictor's loss.
+    runs (NaN) are drawn black. The x-axis is :math:`2p` (the critical :math:`\sigma_w^2`);
+    ``curve`` draws the prediction :math:`6\xi_c(p)` of critically initialised networks
+    (leave it off for a He grid). The colour scale tops out at the trivial predictor's loss.
     """
     import matplotlib
 

@@ -50,6 +50,17 @@ __all__ = ["SimulationResult", "propagate", "gradient_norm_ratio", "gaussian_inp
 # ---------------------------------------------------------------------------
 
 
+def _simulation_activation_and_noise(activation, noise):
+    """The activation and noise of a simulation: the activation needs a torch implementation, the noise scalar parameters."""
+    act = get_activation(activation)
+    if act._torch_fn is None:
+        raise ValueError(f"activation {act.name!r} has no torch implementation; build it with Activation(..., torch_fn=...)")
+    nz = as_noise(noise)
+    if not nz.is_scalar:
+        raise ValueError(f"noise must have scalar parameters in a simulation, got {nz!r}")
+    return act, nz
+
+
 def resolve_device(device="auto"):
     """``"auto"`` gives CUDA when available, else CPU; anything else must name a usable torch device."""
     import torch
@@ -329,12 +340,7 @@ def propagate(
     """
     import torch
 
-    act = get_activation(activation)
-    if act._torch_fn is None:
-        raise ValueError(f"activation {act.name!r} has no torch implementation; build it with Activation(..., torch_fn=...)")
-    nz = as_noise(noise)
-    if not nz.is_scalar:
-        raise ValueError(f"noise must have scalar parameters in a simulation, got {nz!r}")
+    act, nz = _simulation_activation_and_noise(activation, noise)
     depth = check_positive_int("depth", depth)
     n_networks = check_positive_int("n_networks", n_networks)
     sw2 = float(check_range("sigma_w2", sigma_w2, 0.0, None))
@@ -702,12 +708,7 @@ def gradient_norm_ratio(
     """
     import torch
 
-    act = get_activation(activation)
-    if act._torch_fn is None:
-        raise ValueError(f"activation {act.name!r} has no torch implementation; build it with Activation(..., torch_fn=...)")
-    nz = as_noise(noise)
-    if not nz.is_scalar:
-        raise ValueError(f"noise must have scalar parameters in a simulation, got {nz!r}")
+    act, nz = _simulation_activation_and_noise(activation, noise)
     depth = check_positive_int("depth", depth)
     width = check_positive_int("width", width)
     batch = check_positive_int("batch", batch)
@@ -726,9 +727,7 @@ def gradient_norm_ratio(
             h.requires_grad_(True)
             hs = [h]
             for _ in range(depth):
-                y = act.torch(hs[-1])
-                eps = nz.sample((batch, width), generator=gen, dtype=dt, device=dev)
-                y = y + eps if nz.kind == ADDITIVE else y * eps  # the draw is part of the graph: backward reuses it
+                y = nz.apply(act.torch(hs[-1]), generator=gen)  # the draw is part of the graph: backward reuses it
                 w = scale * torch.randn(width, width, generator=gen, dtype=dt, device=dev)
                 h_next = y @ w.T
                 if sb2 > 0:

@@ -56,11 +56,22 @@ def test_finite_width_moments_match_network_simulation():
     assert lr.var() == pytest.approx(fw.variance, rel=0.1)
 
 
+def test_finite_width_moments_broadcast_over_depth():
+    depths = np.arange(0, 6)
+    many = npl.finite_width_log_variance_moments(npl.Dropout(0.6), 200, depths)
+    for i, d in enumerate(depths):
+        one = npl.finite_width_log_variance_moments(npl.Dropout(0.6), 200, int(d))
+        assert many.mean[i] == pytest.approx(one.mean) and many.variance[i] == pytest.approx(one.variance)
+    assert many.mean[0] == 0.0 and many.variance[0] == 0.0
+
+
 @pytest.mark.parametrize(
     "call,pattern",
     [
         (lambda: npl.finite_width_log_variance_moments(npl.Dropout(0.5), 0, 10), r"width must be an integer >= 1, got 0"),
-        (lambda: npl.finite_width_log_variance_moments(npl.Dropout(0.5), 10, 2.5), r"depth must be an integer >= 1, got 2\.5"),
+        (lambda: npl.finite_width_log_variance_moments(npl.Dropout(0.5), 10, 2.5), r"depth must be a non-negative integer.*got 2\.5"),
+        (lambda: npl.finite_width_log_variance_moments(npl.Dropout(0.5), 10, np.array([3, -1])), r"depth must be a non-negative integer"),
+        (lambda: npl.finite_width_log_variance_moments(npl.Dropout(0.5), 10, True), r"depth must be a non-negative integer"),
         (lambda: npl.finite_width_log_variance_moments(npl.Dropout(0.5), 10, 10, activation="tanh"), r"activation must be a rectifier"),
         (lambda: npl.finite_width_log_variance_moments(npl.AdditiveGaussianNoise(1.0), 10, 10), r"additive noise.*no critical"),
         (lambda: npl.finite_width_log_variance_moments(npl.Dropout(np.array([0.5, 0.6])), 10, 10), r"noise must have scalar parameters"),
