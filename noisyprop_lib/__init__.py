@@ -74,3 +74,5 @@ from ._project import REPOSITORY_URL  # noqa: E402
 from . import nn  # noqa: E402  (PyTorch integration: critical_init_, NoisyMLP)
 from .data import load_cifar10, load_dataset, load_mnist, train_validation_split  # noqa: E402
 from . import data, experiments  # noqa: E402  (real data and the Figure 6 experiments)
+from . import seeding  # noqa: E402  (build-wide seed offset and thread count)
+from .seeding import book_seed  # noqa: E402

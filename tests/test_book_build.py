@@ -35,7 +35,7 @@ kernelspec:
 from noisyprop_lib.claims import claim_close
 from noisyprop_lib.glue import glue
 glue("tiny_value", 1.25)
-claim_close("Two plus two is four.", 2 + 2, 4, atol=0.0, check="arithmetic")
+claim_close("Two plus two is four.", 2 + 2, 4, atol=0.0, check="arithmetic", evidence="closed form")
 ```
 
 The value is {glue:text}`tiny_value:.2f`.
@@ -100,7 +100,7 @@ def test_failing_cell_fails_the_build(tmp_path):
 
 
 def test_false_claim_fails_the_build(tmp_path):
-    cell = '\n```{code-cell} ipython3\nclaim_close("Two plus two is five.", 2 + 2, 5, atol=0.5, check="arithmetic")\n```\n'
+    cell = '\n```{code-cell} ipython3\nclaim_close("Two plus two is five.", 2 + 2, 5, atol=0.5, check="arithmetic", evidence="closed form")\n```\n'
     book = _make_book(tmp_path, cell)
     result = _build(book)
     assert result.returncode != 0
