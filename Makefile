@@ -9,7 +9,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test book clean bench venv notebooks check-notebooks check-browser chromium
+.PHONY: test book book-variant clean bench venv notebooks check-notebooks check-browser chromium
 
 venv: $(STAMP)
 
@@ -26,6 +26,15 @@ test: $(STAMP)
 book: $(STAMP)
 	rm -rf _build
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter-book build . -W -n --keep-going
+
+# The same book on other random draws and another thread count: CI's second build. Every claim must
+# hold here too (CONTRIBUTING.md, "Stochastic claims"). The output goes to _build/variant/_build/html.
+SEED_OFFSET ?= 1
+THREADS     ?= 2
+book-variant: $(STAMP)
+	rm -rf _build/variant
+	NOISYPROP_SEED_OFFSET=$(SEED_OFFSET) NOISYPROP_NUM_THREADS=$(THREADS) OMP_NUM_THREADS=$(THREADS) \
+	  PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter-book build . --path-output _build/variant -W -n --keep-going
 
 # Regenerate the Colab notebooks (chapters/ch*.ipynb) from the MyST chapters of _toc.yml: each chapter
 # is run in a plain Jupyter kernel to fill in its glued values (a few minutes for the whole book).
