@@ -45,6 +45,38 @@ def timed(fn, device, repeats):
     return best, out
 
 
+def measure(device="auto", depth: int = 40, width: int | None = None, batch_size: int | None = None,
+            n_train: int | None = None, repeats: int = 3, data_root=None) -> dict:
+    """Time the batched ensemble against one network at a time; return the rates and their ratio."""
+    dev = resolve_device(device)
+    gpu = str(dev).startswith("cuda")
+    width = width or (1000 if gpu else 128)
+    bs = batch_size or (128 if gpu else 64)
+    n_train = n_train or 64 * bs
+    images = load_mnist("test", root=data_root).images
+    xtr, xva = train_validation_split(images, n_train, 256, seed=0)
+    steps = n_train // bs
+    common = dict(depth=depth, width=width, epochs=1, lr=1e-3, batch_size=bs, device=dev, dtype=torch.float32,
+                  optimizer="sgd")
+
+    def batched():
+        return _train_ensemble(xtr, xva, KEEP, 2 * KEEP, seed=0, **common)
+
+    def sequential():
+        return [_train_ensemble(xtr, xva, KEEP[i : i + 1], 2 * KEEP[i : i + 1], seed=0, **common) for i in range(len(KEEP))]
+
+    batched()  # warm-up (allocator, kernels)
+    t_b, (tl_b, vl_b) = timed(batched, dev, repeats)
+    t_s, seq = timed(sequential, dev, repeats)
+    vl_s = np.concatenate([v for _, v in seq])[:, 0]
+    name = torch.cuda.get_device_name(dev) if gpu else f"CPU ({torch.get_num_threads()} threads)"
+    return {"device_name": name, "depth": depth, "width": width, "batch_size": bs, "steps": steps, "networks": len(KEEP),
+            "batched_s": t_b, "sequential_s": t_s, "batched_rate": len(KEEP) * steps / t_b,
+            "sequential_rate": len(KEEP) * steps / t_s, "ratio": t_s / t_b,
+            # both trained the same kind of networks (different random streams, so not identical)
+            "max_relative_val_gap": float(np.nanmax(np.abs(vl_b[:, 0] - vl_s) / vl_s))}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="auto")
@@ -55,38 +87,13 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--data-root", default=None)
     args = ap.parse_args(argv)
-    dev = resolve_device(args.device)
-    gpu = str(dev).startswith("cuda")
-    width = args.width or (1000 if gpu else 128)
-    bs = args.batch_size or (128 if gpu else 64)
-    n_train = args.n_train or 64 * bs
-    images = load_mnist("test", root=args.data_root).images
-    xtr, xva = train_validation_split(images, n_train, 256, seed=0)
-    steps = n_train // bs
-    common = dict(depth=args.depth, width=width, epochs=1, lr=1e-3, batch_size=bs, device=dev, dtype=torch.float32,
-                  optimizer="sgd")
-
-    def batched():
-        return _train_ensemble(xtr, xva, KEEP, 2 * KEEP, seed=0, **common)
-
-    def sequential():
-        return [_train_ensemble(xtr, xva, KEEP[i : i + 1], 2 * KEEP[i : i + 1], seed=0, **common) for i in range(len(KEEP))]
-
-    batched()  # warm-up (allocator, kernels)
-    t_b, (tl_b, vl_b) = timed(batched, dev, args.repeats)
-    t_s, seq = timed(sequential, dev, args.repeats)
-    vl_s = np.concatenate([v for _, v in seq])[:, 0]
-    rate_b = len(KEEP) * steps / t_b
-    rate_s = len(KEEP) * steps / t_s
-    name = torch.cuda.get_device_name(dev) if gpu else f"CPU ({torch.get_num_threads()} threads)"
-    print(f"device: {name}; depth {args.depth}, width {width}, batch {bs}, {steps} steps x {len(KEEP)} networks")
-    print(f"batched ensemble : {t_b:8.3f} s  -> {rate_b:10.1f} network-steps/s")
-    print(f"one at a time    : {t_s:8.3f} s  -> {rate_s:10.1f} network-steps/s")
-    print(f"ratio (batched / sequential): {rate_b / rate_s:.2f}x   (target >= 5x on a GPU)")
-    # sanity: both trained the same kind of networks to comparable validation losses
-    # (different random streams, so not identical); report the largest relative gap
-    gap = np.nanmax(np.abs(vl_b[:, 0] - vl_s) / vl_s)
-    print(f"validation losses after one epoch, batched vs sequential: max relative gap {gap:.3f}")
+    r = measure(args.device, args.depth, args.width, args.batch_size, args.n_train, args.repeats, args.data_root)
+    print(f"device: {r['device_name']}; depth {r['depth']}, width {r['width']}, batch {r['batch_size']}, "
+          f"{r['steps']} steps x {r['networks']} networks")
+    print(f"batched ensemble : {r['batched_s']:8.3f} s  -> {r['batched_rate']:10.1f} network-steps/s")
+    print(f"one at a time    : {r['sequential_s']:8.3f} s  -> {r['sequential_rate']:10.1f} network-steps/s")
+    print(f"ratio (batched / sequential): {r['ratio']:.2f}x   (target >= 5x on a GPU)")
+    print(f"validation losses after one epoch, batched vs sequential: max relative gap {r['max_relative_val_gap']:.3f}")
     return 0
 
 

@@ -109,6 +109,7 @@ def provenance(device, wall_time_s: float, command: str | None = None) -> dict:
         "git_commit": _git_commit(),
         "library_version": __version__,
         "torch_version": torch.__version__,
+        "cuda_version": torch.version.cuda or "none",
         "device": dev,
         "device_name": name,
         "date_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
@@ -336,7 +337,8 @@ def trainability_boundary(depths, keep_probs, trained, predicted_depth, factor: 
 
 def trainability_grid(scale: str = "book", *, init: str = "critical", device="auto", seed: int = 0, data_root=None,
                       keep_probs=None, depths=None, width=None, n_train=None, n_validation=None, epochs=None, lr=None,
-                      batch_size=None, optimizer=None, dtype: str = "float32", progress: bool | None = None) -> dict:
+                      batch_size=None, optimizer=None, dtype: str = "float32", progress: bool | None = None,
+                      batch_depths: bool = False, matmul_precision: str = "highest") -> dict:
     r"""Train dropout networks to reconstruct MNIST images over a grid of keep probabilities and depths.
 
     Every hidden block is ``dropout(relu(.))`` followed by a dense layer of width
@@ -354,6 +356,12 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
     (D, P, epochs), ``trivial_loss`` (MSE of predicting the per-pixel training mean on
     the validation set), ``trained`` (D, P) by :func:`trained_mask`, ``predicted_depth``
     (P,) = :math:`6\xi_c(p)`, ``scale``, ``init``, ``provenance``.
+
+    With ``batch_depths=True`` every network of the grid is trained in one padded ensemble
+    (:func:`noisyprop_lib.ensemble.train_padded_ensemble`: one ``bmm`` per layer for all depths
+    and keep probabilities, the GPU route); otherwise one ensemble per depth. The two draw
+    different random numbers and agree in distribution. ``matmul_precision="tf32"`` lets CUDA
+    matmuls use TF32 tensor cores (``"highest"``: plain float32; no effect on a CPU).
     """
     import torch
 
@@ -379,6 +387,8 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
         raise ValueError(f"init must be 'critical' or 'he', got {init!r}")
     if dtype not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if matmul_precision not in ("highest", "tf32"):
+        raise ValueError(f"matmul_precision must be 'highest' or 'tf32', got {matmul_precision!r}")
     tdt = torch.float32 if dtype == "float32" else torch.float64
     dev = resolve_device(device)
     t0 = time.perf_counter()
@@ -390,10 +400,24 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
     trivial = float(((xva - xtr.mean(axis=0, keepdims=True)) ** 2).mean())
     train_loss = np.full((len(ds), len(kp), ep), np.nan)
     val_loss = np.full((len(ds), len(kp), ep), np.nan)
-    bar = _bar(progress, len(ds) * ep, f"trainability ({init})")
-    for i, depth in enumerate(ds):
-        tl, vl = _train_ensemble(xtr, xva, kp, sigma_w2, int(depth), width_, ep, lr_, bs, dev, tdt, seed * 1000 + i, bar, opt)
-        train_loss[i], val_loss[i] = tl, vl
+    saved_tf32 = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = matmul_precision == "tf32"
+    try:
+        if batch_depths:
+            from .ensemble import train_padded_ensemble
+
+            bar = _bar(progress, ep, f"trainability ({init}, all depths batched)")
+            net_depths = np.repeat(ds, len(kp))
+            tl, vl = train_padded_ensemble(xtr, xva, np.tile(kp, len(ds)), np.tile(sigma_w2, len(ds)), net_depths, width_, ep,
+                                           lr_, bs, dev, tdt, seed * 1000, bar, opt)
+            train_loss[:], val_loss[:] = tl.reshape(len(ds), len(kp), ep), vl.reshape(len(ds), len(kp), ep)
+        else:
+            bar = _bar(progress, len(ds) * ep, f"trainability ({init})")
+            for i, depth in enumerate(ds):
+                tl, vl = _train_ensemble(xtr, xva, kp, sigma_w2, int(depth), width_, ep, lr_, bs, dev, tdt, seed * 1000 + i, bar, opt)
+                train_loss[i], val_loss[i] = tl, vl
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = saved_tf32
     if bar is not None:
         bar.close()
     final = val_loss[:, :, -1]
@@ -416,6 +440,8 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
         "lr": lr_,
         "batch_size": bs,
         "optimizer": opt,
+        "batch_depths": bool(batch_depths),
+        "matmul_precision": matmul_precision,
         "provenance": provenance(dev, time.perf_counter() - t0),
     }
 
