@@ -345,3 +345,129 @@ def test_torch_implementations_match_numpy():
     xt = torch.tensor(x, dtype=torch.float64)
     for act in (npl.ReLU(), npl.LeakyReLU(0.1), npl.Tanh(), npl.Erf(), npl.GELU(), npl.SiLU()):
         np.testing.assert_allclose(act.torch(xt).numpy(), act(x), rtol=1e-12, atol=1e-14)
+
+
+# ---------------------------------------------------------------------------
+# GELU and the graded two-dimensional rule at large variance, against 50 digits
+# ---------------------------------------------------------------------------
+#
+# The reference is the closed-form GELU kernel evaluated with mpmath at 50 digits in its plain
+# form (the library evaluates a rearranged form in float64). The closed form is itself checked
+# against an independent route: a one-dimensional mpmath integral over u_a of the conditional
+# expectation E[phi(u_b) | u_a], which is elementary for phi(x) = x Phi(x).
+
+GELU_Q = [1e-4, 1e-3, 1e-2, 0.1, 1.0, 3.0, 4.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8]
+GELU_C = [-1.0, -0.999999, -0.999, -0.9, -0.5, -0.1, 0.0, 0.1, 0.5, 0.9, 0.999, 0.999999, 1.0]
+
+
+def _gelu_kernel_mp(qa, qb, c, derivative=False):
+    """E[phi(u_a)phi(u_b)] (or E[phi'(u_a)phi'(u_b)]) for phi = GELU, closed form at 50 digits."""
+    with mpmath.workdps(50):
+        qa, qb, c = mpmath.mpf(qa), mpmath.mpf(qb), mpmath.mpf(c)
+        k = c * mpmath.sqrt(qa * qb)
+        A, B = 1 + qa, 1 + qb
+        D = A * B - k * k
+        theta = mpmath.pi / 2 + mpmath.asin(k / mpmath.sqrt(A * B))
+        if derivative:
+            val = (theta + k * (A + B) / (A * B * mpmath.sqrt(D)) + k / D**1.5) / (2 * mpmath.pi)
+        else:
+            val = k * theta / (2 * mpmath.pi) + (qa * qb * D + k * k) / (2 * mpmath.pi * A * B * mpmath.sqrt(D))
+        return float(val)
+
+
+def _gelu_kernel_by_conditioning_mp(qa, qb, c, derivative=False):
+    """The same expectation as a 1-D integral: E over u_a of phi(u_a) E[phi(u_b) | u_a] (conditional closed form)."""
+    with mpmath.workdps(25):  # checks the 50-digit closed form to 1e-14: 25 digits are plenty, and fast
+        qa, qb, c = mpmath.mpf(qa), mpmath.mpf(qb), mpmath.mpf(c)
+        tau = mpmath.sqrt(1 + qb * (1 - c * c))  # u_b | z ~ N(m, qb (1 - c^2)); E[Phi(u_b)] = Phi(m / tau)
+
+        def integrand(z):
+            u = mpmath.sqrt(qa) * z
+            m = mpmath.sqrt(qb) * c * z
+            if derivative:  # E[Phi(v) + v phi(v)] = Phi(m/tau) + m phi(m/tau) / tau^3
+                inner = mpmath.ncdf(m / tau) + m * mpmath.npdf(m / tau) / tau**3
+                outer = mpmath.ncdf(u) + u * mpmath.npdf(u)
+            else:  # E[v Phi(v)] = m Phi(m/tau) + (tau^2 - 1) phi(m/tau) / tau
+                inner = m * mpmath.ncdf(m / tau) + (tau * tau - 1) * mpmath.npdf(m / tau) / tau
+                outer = u * mpmath.ncdf(u)
+            return outer * inner * mpmath.npdf(z)
+
+        a = 1 / mpmath.sqrt(max(qa, qb))
+        return float(mpmath.quad(integrand, [-mpmath.inf, -40, -8 * a, -a, 0, a, 8 * a, 40, mpmath.inf]))
+
+
+@pytest.mark.parametrize("qa, qb, c", [(1e4, 30.0, -0.7), (0.5, 2.0, 0.999)])
+@pytest.mark.parametrize("derivative", [False, True], ids=["kernel", "derivative"])
+def test_gelu_closed_form_reference_against_independent_integral(qa, qb, c, derivative):
+    assert _gelu_kernel_mp(qa, qb, c, derivative) == pytest.approx(_gelu_kernel_by_conditioning_mp(qa, qb, c, derivative), rel=1e-14)
+
+
+@pytest.mark.parametrize("ratio", [1.0, 0.01, 7.0])
+def test_gelu_cross_moments_accurate_to_1e12_relative_over_q_and_c(ratio):
+    """Issue 15: 1e-12 relative over q in [1e-4, 1e8] and c in [-1, 1] (the old quadrature: 2e-5 at q = 100)."""
+    g = npl.GELU()
+    c = np.array(GELU_C)
+    for q in GELU_Q:
+        qa, qb = q, ratio * q
+        ref = np.array([_gelu_kernel_mp(qa, qb, x) for x in GELU_C])
+        dref = np.array([_gelu_kernel_mp(qa, qb, x, derivative=True) for x in GELU_C])
+        np.testing.assert_allclose(g.cross_moment(qa, qb, c), ref, rtol=1e-12, atol=0, err_msg=f"q_a={qa}, q_b={qb}")
+        np.testing.assert_allclose(g.derivative_cross_moment(qa, qb, c), dref, rtol=1e-12, atol=0, err_msg=f"q_a={qa}, q_b={qb}")
+
+
+def test_gelu_one_dimensional_moments_accurate_over_q():
+    g = npl.GELU()
+    q = np.array(GELU_Q)
+    np.testing.assert_allclose(g.second_moment(q), [_gelu_kernel_mp(x, x, 1.0) for x in q], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(g.derivative_second_moment(q), [_gelu_kernel_mp(x, x, 1.0, derivative=True) for x in q], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(g.cross_moment(q, q, 1.0), g.second_moment(q), rtol=1e-13)
+
+
+def test_gelu_cross_moment_limits():
+    g = npl.GELU()
+    assert g.derivative_cross_moment(0.0, 0.0, -0.3) == pytest.approx(0.25, rel=1e-14)  # phi'(0)^2
+    assert g.cross_moment(0.0, 2.0, 0.4) == 0.0
+    # beyond the closed form's range (products would overflow) the quadrature gives the rectifier's kernel
+    q = 1e70
+    assert g.cross_moment(q, q, 0.5) == pytest.approx(npl.ReLU().cross_moment(q, q, 0.5), rel=1e-12)
+    assert np.isfinite(g.derivative_cross_moment(q, q, -0.5))
+
+
+def _gelu_np(x):
+    from scipy import special
+
+    return x * special.ndtr(x)
+
+
+def _erf_kernel_mp(qa, qb, c):
+    with mpmath.workdps(50):
+        qa, qb, c = mpmath.mpf(qa), mpmath.mpf(qb), mpmath.mpf(c)
+        return float(2 / mpmath.pi * mpmath.asin(2 * c * mpmath.sqrt(qa * qb) / mpmath.sqrt((1 + 2 * qa) * (1 + 2 * qb))))
+
+
+QUAD_Q = [1e-4, 1e-2, 1.0, 2.8, 4.0, 10.0, 1e3, 1e5, 1e8]
+QUAD_C = [-1.0, -0.9, -0.3, 0.0, 0.5, 0.999, 1.0]
+
+
+@pytest.mark.parametrize("q", QUAD_Q)
+def test_bivariate_quadrature_accuracy_stated_in_docstring(q):
+    """The 2-D rule (graded above q = 2.89): absolute error < 3e-14 of sqrt(E f^2 E g^2), relative < 1e-12 unless the value is small against that scale.
+
+    GELU through the generic rule (its library moments use the closed form) and erf (Williams' closed form),
+    with q_b = q and q_b = q / 100.
+    """
+    c = np.array(QUAD_C)
+    for qb in (q, q / 100):
+        ref = np.array([_gelu_kernel_mp(q, qb, x) for x in QUAD_C])
+        scale = math.sqrt(_gelu_kernel_mp(q, q, 1.0) * _gelu_kernel_mp(qb, qb, 1.0))
+        err = np.abs(npl.bivariate_gaussian_expectation(_gelu_np, _gelu_np, q, qb, c) - ref)
+        assert np.all(err <= 3e-14 * scale), (q, qb, err / scale)
+        big = np.abs(ref) > 1e-3 * scale
+        assert np.all(err[big] <= 1e-12 * np.abs(ref[big])), (q, qb, err / np.abs(ref))
+
+        eref = np.array([_erf_kernel_mp(q, qb, x) for x in QUAD_C])
+        escale = math.sqrt(_erf_kernel_mp(q, q, 1.0) * _erf_kernel_mp(qb, qb, 1.0))
+        eerr = np.abs(npl.Erf().cross_moment(q, qb, c) - eref)
+        assert np.all(eerr <= 3e-14 * escale), (q, qb, eerr / escale)
+        nz = c != 0
+        assert np.all(eerr[nz] <= 1e-12 * np.abs(eref[nz])), (q, qb, eerr / np.abs(eref))
