@@ -20,11 +20,13 @@ network, ``Linear -> activation -> noise`` per hidden block.
 from __future__ import annotations
 
 import math
+import operator
 import warnings
 from typing import Any, NamedTuple, Optional, Union
 
 import torch
-from torch import nn
+import torch.nn.functional as F
+from torch import fx, nn
 
 from . import activations as _act
 from . import noise as _noise
@@ -33,6 +35,7 @@ from .criticality import critical_sigma_w2
 
 __all__ = [
     "critical_init_",
+    "NotAChainError",
     "InitReport",
     "InitRow",
     "NoiseLayer",
@@ -227,6 +230,240 @@ class InitReport(list):
 
 
 # ---------------------------------------------------------------------------
+# is the forward pass the chain of the modules?
+# ---------------------------------------------------------------------------
+
+
+class NotAChainError(ValueError):
+    """The model's forward pass is not the chain of its modules that :func:`critical_init_` analyses.
+
+    Raised for skip connections (``x + f(x)``), concatenations, modules used twice
+    or not at all, functional activations (``F.relu``) and parameters used directly
+    in ``forward``: the walker would otherwise initialise such a model as if it were
+    a plain chain, which is silently wrong (a 20-block residual ReLU network grows
+    its signal's second moment by a factor of about 1e7).
+    """
+
+
+_SUPPORTED_GRAPH = (
+    "critical_init_ supports models whose forward pass applies their modules one after the other, each "
+    "taking the previous one's output (nn.Sequential, or an nn.Module that calls its children that way), "
+    "with only reshaping (view, reshape, flatten, permute, ...) in between; skip connections (x + f(x)), "
+    "concatenations, shared or unused modules, functional activations or noise (F.relu: use nn.ReLU; "
+    "F.dropout: use nn.Dropout or pass default_noise=) and parameters used directly in forward are not "
+    "supported (residual networks: a later version); initialise such a model yourself"
+)
+_SHAPE_METHODS = frozenset({"view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose", "t", "contiguous", "movedim", "float", "double", "to"})
+_SHAPE_FUNCTIONS = frozenset({torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.permute, torch.transpose, torch.t, torch.movedim})
+_META_METHODS = frozenset({"size", "dim", "ndimension", "numel"})
+_META_ATTRS = frozenset({"shape", "dtype", "device", "ndim", "is_cuda"})
+_FUNCTIONAL_DROPOUT = frozenset({F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, torch.dropout})
+
+
+class _LeafTracer(fx.Tracer):
+    """Traces through every container; stops at modules without children (what the walker reads)."""
+
+    def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
+        return next(iter(m.children()), None) is None
+
+
+def _walked_leaves(model: nn.Module) -> list[str]:
+    return [name or "<model>" for name, m in model.named_modules() if next(iter(m.children()), None) is None]
+
+
+def _fn_name(target) -> str:
+    if isinstance(target, str):
+        return target
+    mod = getattr(target, "__module__", None) or ""
+    name = getattr(target, "__name__", repr(target))
+    if mod in ("_operator", "operator"):
+        return f"operator.{name}"
+    if mod.startswith("torch.nn.functional"):
+        return f"F.{name}"
+    if mod.startswith("torch"):
+        return f"torch.{name}"
+    return f"{mod}.{name}" if mod else name
+
+
+def _where(node) -> str:
+    stack = node.meta.get("nn_module_stack") or {}
+    if node.op == "call_module" and stack:
+        stack = dict(list(stack.items())[:-1])  # the module itself is the last entry
+    if not stack:
+        return "in the model's own forward"
+    qual, (_, cls) = list(stack.items())[-1]
+    return f"in the forward of {qual!r} ({getattr(cls, '__name__', cls)})"
+
+
+def _what(node) -> str:
+    if node.op == "placeholder":
+        return f"the model's input {node.target!r}"
+    if node.op == "call_module":
+        return f"the output of {node.target!r}"
+    if node.op == "get_attr":
+        return f"the parameter or buffer {node.target!r}"
+    return f"the result of {_fn_name(node.target)}"
+
+
+def _check_chain_fx(model: nn.Module, graph: "fx.Graph", allow_functional_dropout: bool) -> None:
+    def refuse(detail: str):
+        raise NotAChainError(f"critical_init_: the forward pass of {type(model).__name__} is not a chain of its modules: {detail}. {_SUPPORTED_GRAPH}.")
+
+    nodes = list(graph.nodes)
+    meta: set = set()  # nodes that carry shapes or sizes, not the signal
+    for n in nodes:
+        ins = [a for a in n.all_input_nodes]
+        if n.op == "call_method" and n.target in _META_METHODS:
+            meta.add(n)
+        elif n.op == "call_function" and n.target is getattr and len(n.args) > 1 and n.args[1] in _META_ATTRS:
+            meta.add(n)
+        elif n.op in ("call_function", "call_method") and ins and all(a in meta for a in ins):
+            meta.add(n)
+
+    def data_inputs(n):
+        return [a for a in _flat_node_args(n) if a not in meta]
+
+    inputs = [n for n in nodes if n.op == "placeholder" and any(u not in meta for u in n.users)]
+    if len(inputs) != 1:
+        names = ", ".join(repr(n.target) for n in inputs) or "none"
+        refuse(f"its forward uses {len(inputs)} input tensors ({names}) where a chain has exactly one")
+    cur = inputs[0]
+    modules: list[str] = []
+    for n in nodes:
+        if n.op == "placeholder" or n in meta:
+            continue
+        if n.op == "get_attr":
+            refuse(f"{_where(n)}, {_what(n)} is used directly (a functional use of a weight) rather than through a module")
+        args = data_inputs(n)
+        if n.op == "output":
+            if args != [cur]:
+                refuse(f"the model returns {', '.join(_what(a) for a in args) or 'no tensor'}, not only {_what(cur)}, the end of the chain")
+            break
+        if args != [cur]:
+            if len(args) > 1:
+                parts = ", ".join(_what(a) for a in dict.fromkeys(args))
+                label = f"module {n.target!r}" if n.op == "call_module" else _fn_name(n.target)
+                kind = " (a skip connection)" if n.op == "call_function" and n.target in (operator.add, operator.iadd, torch.add) else ""
+                refuse(f"{_where(n)}, {label} combines {parts}{kind}")
+            label = f"module {n.target!r}" if n.op == "call_module" else _fn_name(n.target)
+            got = _what(args[0]) if args else "no tensor of the chain"
+            refuse(f"{_where(n)}, {label} takes {got} where a chain would pass it {_what(cur)}")
+        if n.op == "call_module":
+            modules.append(n.target)
+        elif n.op == "call_method" and n.target in _SHAPE_METHODS:
+            pass
+        elif n.op == "call_function" and n.target in _SHAPE_FUNCTIONS:
+            pass
+        elif n.op == "call_function" and n.target in _FUNCTIONAL_DROPOUT and allow_functional_dropout:
+            pass
+        elif n.op == "call_function" and n.target in _FUNCTIONAL_DROPOUT:
+            refuse(f"{_where(n)}, dropout is applied functionally ({_fn_name(n.target)}), which the walker cannot see; "
+                   "use an nn.Dropout module, or pass default_noise= to declare the noise between weight layers")
+        else:
+            refuse(f"{_where(n)}, {_fn_name(n.target)} is applied to {_what(cur)} as a function call; critical_init_ reads "
+                   "activations and noise only from modules, so use the module (nn.ReLU, nn.Tanh, nn.Dropout, ...)")
+        users = [u for u in cur.users if u not in meta]
+        if len(users) > 1:
+            used_by = ", ".join(f"module {u.target!r}" if u.op == "call_module" else "the model's output" if u.op == "output" else _fn_name(u.target) for u in users)
+            refuse(f"{_where(n)}, {_what(cur)} is used by {len(users)} operations ({used_by}): a branch, as at the start of a skip connection x + f(x)")
+        cur = n
+    _check_module_order(model, modules, refuse)
+
+
+def _flat_node_args(n) -> list:
+    out: list = []
+    fx.node.map_arg((n.args, n.kwargs), lambda a: out.append(a))
+    return out
+
+
+def _check_module_order(model, called: list[str], refuse) -> None:
+    walked = _walked_leaves(model)
+    if called == walked:
+        return
+    seen = set()
+    for name in called:
+        if name in seen:
+            refuse(f"module {name!r} is called more than once (shared weights)")
+        seen.add(name)
+    unused = [w for w in walked if w not in seen]
+    if unused:
+        refuse(f"module {unused[0]!r} is registered but never called in forward")
+    for i, (a, b) in enumerate(zip(called, walked)):
+        if a != b:
+            refuse(f"forward calls {a!r} where the registration order, which the walker follows, has {b!r}")
+
+
+def _check_chain_hooks(model: nn.Module, example_input: torch.Tensor) -> None:
+    """The same check on one forward pass: each leaf module's input must be the previous one's output (or a view)."""
+
+    def refuse(detail: str):
+        raise NotAChainError(f"critical_init_: the forward pass of {type(model).__name__} (checked with hooks on example_input) "
+                             f"is not a chain of its modules: {detail}. {_SUPPORTED_GRAPH}.")
+
+    def same_signal(t, ref) -> bool:
+        return (isinstance(t, torch.Tensor) and isinstance(ref, torch.Tensor) and t.numel() == ref.numel()
+                and t.untyped_storage().data_ptr() == ref.untyped_storage().data_ptr())
+
+    leaves = [(name or "<model>", m) for name, m in model.named_modules() if next(iter(m.children()), None) is None]
+    called: list[str] = []
+    state = {"prev": example_input, "version": example_input._version, "prev_name": "the model's input"}
+    problems: list[str] = []
+
+    def pre(name):
+        def hook(mod, args):
+            tensors = [a for a in args if isinstance(a, torch.Tensor)]
+            if not problems:
+                if len(tensors) != 1 or not same_signal(tensors[0], state["prev"]):
+                    problems.append(f"module {name!r} does not take {state['prev_name']} as its only tensor input")
+                elif tensors[0]._version != state["version"]:
+                    problems.append(f"{state['prev_name']} is modified in place (e.g. out += x) before module {name!r}")
+            called.append(name)
+        return hook
+
+    def post(name):
+        def hook(mod, args, out):
+            state.update(prev=out, version=out._version if isinstance(out, torch.Tensor) else None, prev_name=f"the output of {name!r}")
+        return hook
+
+    handles = []
+    modes = {m: m.training for m in model.modules()}
+    try:
+        for name, m in leaves:
+            handles += [m.register_forward_pre_hook(pre(name)), m.register_forward_hook(post(name))]
+        model.eval()  # no dropout draws and no running-statistics updates
+        with torch.no_grad():
+            out = model(example_input)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, mode in modes.items():
+            m.train(mode)
+    if problems:
+        refuse(problems[0])
+    if not same_signal(out, state["prev"]) or (isinstance(out, torch.Tensor) and out._version != state["version"]):
+        refuse(f"the model returns something other than {state['prev_name']}")
+    _check_module_order(model, called, refuse)
+
+
+def _check_chain(model: nn.Module, example_input, allow_functional_dropout: bool) -> None:
+    if next(iter(model.children()), None) is None:
+        return  # a single module (e.g. one nn.Linear) is its own chain
+    try:
+        graph = _LeafTracer().trace(model)
+    except Exception as exc:  # data-dependent control flow, untraceable calls, ...
+        if example_input is None:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise NotAChainError(
+                f"critical_init_: could not check that the forward pass of {type(model).__name__} is a chain of its "
+                f"modules: torch.fx cannot trace it ({type(exc).__name__}: {reason}). Pass example_input= (one "
+                "batch of inputs) to check it on one forward pass instead"
+            ) from exc
+        _check_chain_hooks(model, example_input)
+        return
+    _check_chain_fx(model, graph, allow_functional_dropout)
+
+
+# ---------------------------------------------------------------------------
 # the initialiser
 # ---------------------------------------------------------------------------
 
@@ -269,6 +506,30 @@ def _torch_activation(module: nn.Module):
     if isinstance(module, nn.SiLU):
         return _act.SiLU()
     return None
+
+
+_SUPPORTED_MODULES = (
+    "supported between weight layers (nn.Linear, nn.Conv1d/2d/3d) are one activation module (nn.ReLU, "
+    "nn.LeakyReLU, nn.PReLU with one slope, nn.Tanh, nn.GELU, nn.SiLU, npl.nn.ActivationLayer), one noise "
+    "module (nn.Dropout, nn.Dropout1d/2d/3d, npl.nn.NoiseLayer, npl.nn.Dropout) and nn.Identity, nn.Flatten, "
+    "nn.Unflatten"
+)
+_KINDS = {
+    "torch.nn.modules.pooling": ("pooling layer", "its effect on the second moment depends on the spatial statistics of the signal, not on the second moment alone"),
+    "torch.nn.modules.normalization": ("normalisation layer", "it rescales the signal by statistics of the signal itself"),
+    "torch.nn.modules.batchnorm": ("normalisation layer", "it rescales the signal by statistics of the signal itself"),
+    "torch.nn.modules.instancenorm": ("normalisation layer", "it rescales the signal by statistics of the signal itself"),
+    "torch.nn.modules.activation": ("activation", "its variance map is not one of those the library implements for initialisation"),
+}
+
+
+def _unsupported_module(module: nn.Module) -> str:
+    """The refusal for a module kind critical_init_ does not analyse: what it is, why, what is supported."""
+    kind, why = _KINDS.get(type(module).__module__, ("module", "its effect on the signal's second moment is unknown to the library"))
+    return (
+        f"it is fed by {_describe(module)}, {'an' if kind[0] in 'aeiou' else 'a'} {kind} ({type(module).__name__}) that critical_init_ does not analyse: "
+        f"it is not covered by the mean-field theory of the critical initialisation ({why}); {_SUPPORTED_MODULES}"
+    )
 
 
 def _describe(module: nn.Module) -> str:
@@ -334,6 +595,7 @@ def critical_init_(
     on_unknown: str = "raise",
     generator: Optional[torch.Generator] = None,
     default_noise: Optional[Union[_noise.Noise, nn.Module]] = None,
+    example_input: Optional[torch.Tensor] = None,
 ) -> InitReport:
     r"""Noise-aware critical initialisation of a torch model, in place.
 
@@ -373,6 +635,22 @@ def critical_init_(
     drawn only after the whole model has been analysed, so a refusal leaves the
     model unchanged.
 
+    The walk is only valid if the forward pass *is* that chain, so the model's
+    graph is first read with ``torch.fx`` symbolic tracing (through every
+    container, down to the modules without children): each step must take the
+    previous step's output and nothing else, the modules must be called once
+    each in their registration order, and the only function calls allowed
+    between them are reshapes (``view``, ``reshape``, ``flatten``, ...) and, when
+    ``default_noise`` is given, functional dropout. Skip connections
+    (``x + f(x)``), concatenations, shared or unused modules, functional
+    activations (``F.relu``) and parameters used directly in ``forward`` raise
+    :class:`NotAChainError` (a ``ValueError``) naming the module where the graph
+    departs from a chain, whatever ``on_unknown`` says. A model that ``torch.fx``
+    cannot trace (data-dependent control flow) is checked on one forward pass of
+    ``example_input`` instead, in eval mode and without gradients, by checking
+    with hooks that every module receives the previous module's output (or a
+    view of it) unmodified; without ``example_input`` it is refused.
+
     Parameters
     ----------
     model : torch.nn.Module
@@ -382,8 +660,11 @@ def critical_init_(
         are drawn on CPU and copied to the parameters' device).
     default_noise : Noise or torch dropout module, optional
         Noise assumed between weight layers that contain no noise module
-        (e.g. when the noise is applied functionally); not used for the first
-        weight layer.
+        (e.g. when the noise is applied functionally, with ``F.dropout``); not
+        used for the first weight layer.
+    example_input : torch.Tensor, optional
+        One batch of inputs, used only when ``torch.fx`` cannot trace the model:
+        the chain check then runs on one forward pass (see above).
 
     Returns
     -------
@@ -393,9 +674,9 @@ def critical_init_(
 
     Notes
     -----
-    Modules used functionally in ``forward`` (``F.relu``, ``F.dropout``) are
-    invisible to the walker; so is a ``forward`` that uses its children in an
-    order other than their registration order. Zero padding of convolutions
+    The hook-based check cannot see an in-place operation on a tensor that is
+    not a module's output (it compares version counters of module outputs
+    only), nor arithmetic that returns a view. Zero padding of convolutions
     lowers the effective fan-in at the borders; this is ignored.
     """
     if not isinstance(model, nn.Module):
@@ -406,6 +687,9 @@ def critical_init_(
     default_nz = None if default_noise is None else _noise.as_noise(default_noise)
     if default_nz is not None and not default_nz.is_scalar:
         raise ValueError(f"default_noise must have scalar parameters, got {default_nz!r}")
+    if example_input is not None and not isinstance(example_input, torch.Tensor):
+        raise ValueError(f"example_input must be a torch.Tensor or None, got {type(example_input).__name__}")
+    _check_chain(model, example_input, allow_functional_dropout=default_nz is not None)
 
     report = InitReport()
     # weights are drawn only after the whole model has been analysed, so that a refusal in
@@ -459,11 +743,8 @@ def critical_init_(
             if a is None:
                 if isinstance(module, _TRANSPARENT):
                     continue
-                a = _Problem(
-                    f"it is fed by {_describe(module)}, which critical_init_ does not analyse "
-                    "(known: ReLU, LeakyReLU, PReLU, Tanh, GELU, SiLU, dropout, NoiseLayer)"
-                )
-            if act is not None and not isinstance(act, _Problem):
+                a = _Problem(_unsupported_module(module))
+            elif act is not None and not isinstance(act, _Problem) and not isinstance(a, _Problem):
                 a = _Problem(f"two activation modules ({_describe(act_src)} and {_describe(module)}) feed it")
             if not isinstance(act, _Problem):
                 act, act_src = a, module

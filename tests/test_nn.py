@@ -429,3 +429,216 @@ BAD = [
 def test_bad_input(call, msg):
     with pytest.raises(ValueError, match=msg):
         call()
+
+
+# ---------------------------------------------------------------------------
+# models whose forward pass is not the chain of their modules (issue 15, item 6)
+# ---------------------------------------------------------------------------
+
+import torch.nn.functional as F  # noqa: E402
+
+from noisyprop_lib.nn import NotAChainError  # noqa: E402
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, n=16, p=0.1):
+        super().__init__()
+        self.fc1, self.relu, self.drop, self.fc2 = nn.Linear(n, n), nn.ReLU(), nn.Dropout(p), nn.Linear(n, n)
+
+    def forward(self, x):
+        return x + self.fc2(self.drop(self.relu(self.fc1(x))))
+
+
+class ResidualNet(nn.Module):
+    def __init__(self, blocks=20, n=16, p=0.1):
+        super().__init__()
+        self.blocks = nn.Sequential(*[ResidualBlock(n, p) for _ in range(blocks)])
+
+    def forward(self, x):
+        return self.blocks(x)
+
+
+def test_residual_model_is_refused_and_left_unchanged():
+    """The issue's model: 20 blocks x + fc2(drop(relu(fc1(x)))), width 16, dropout 0.1 (walked as a chain, E[h^2] grew 2.5e7x)."""
+    m = ResidualNet()
+    before = [p.detach().clone() for p in m.parameters()]
+    for mode in ("raise", "warn"):
+        with pytest.raises(NotAChainError, match=r"ResidualNet is not a chain.*'blocks\.0' \(ResidualBlock\).*skip connection") as err:
+            critical_init_(m, on_unknown=mode)
+        assert isinstance(err.value, ValueError)
+        assert "supports models whose forward pass applies their modules one after the other" in str(err.value)
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
+
+
+def test_residual_model_with_example_input_is_still_refused():
+    with pytest.raises(NotAChainError, match=r"skip connection"):
+        critical_init_(ResidualNet(blocks=2), example_input=torch.randn(3, 16))
+
+
+class ChainNet(nn.Module):
+    """A custom nn.Module that is a genuine chain, with reshapes between its modules."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.act, self.drop, self.fc2 = nn.Linear(12, 8), nn.ReLU(), nn.Dropout(0.2), nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = x.view(x.size(0), -1)
+        return torch.flatten(self.fc2(self.drop(self.act(self.fc1(x)))), 1)
+
+
+def test_chains_still_work():
+    assert sw2(critical_init_(ChainNet())) == pytest.approx([1.0, 1.6])
+    assert sw2(critical_init_(nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Dropout(0.5), nn.Linear(4, 1)))) == pytest.approx([1.0, 1.0])
+    assert sw2(critical_init_(Net())) == pytest.approx([1.0, 0.8, 1.6, 1.6], rel=1e-8)  # nested containers
+    assert sw2(critical_init_(nn.Linear(3, 3))) == [1.0]  # one module is its own chain
+
+
+class FunctionalReLU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.fc2 = nn.Linear(4, 4), nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+class FunctionalDropout(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.relu, self.fc2 = nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc2(F.dropout(self.relu(self.fc1(x)), 0.5, self.training))
+
+
+def test_functional_calls_get_a_clear_message():
+    with pytest.raises(NotAChainError, match=r"F\.relu is applied to the output of 'fc1' as a function call.*use the module \(nn\.ReLU"):
+        critical_init_(FunctionalReLU())
+    with pytest.raises(NotAChainError, match=r"dropout is applied functionally \(F\.dropout\).*default_noise="):
+        critical_init_(FunctionalDropout())
+    # declared with default_noise, functional dropout is what that argument is for
+    assert sw2(critical_init_(FunctionalDropout(), default_noise=npl.Dropout(0.5))) == pytest.approx([1.0, 1.0])
+
+
+class Concat(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.relu, self.b = nn.Linear(4, 4), nn.ReLU(), nn.Linear(8, 2)
+
+    def forward(self, x):
+        h = self.relu(self.a(x))
+        return self.b(torch.cat([h, h], dim=1))
+
+
+class Shared(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin, self.relu = nn.Linear(4, 4), nn.ReLU()
+
+    def forward(self, x):
+        return self.lin(self.relu(self.lin(x)))
+
+
+class Unused(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1, self.relu, self.aux, self.fc2 = nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4), nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc2(self.relu(self.fc1(x)))
+
+
+class Reordered(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc2, self.relu, self.fc1 = nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc2(self.relu(self.fc1(x)))
+
+
+class RawParameter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.relu = nn.Linear(4, 4), nn.ReLU()
+        self.w = nn.Parameter(torch.ones(4, 4))
+
+    def forward(self, x):
+        return self.relu(self.fc(x)) @ self.w
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc, self.relu = nn.Linear(4, 4), nn.ReLU()
+
+    def forward(self, x, y):
+        return self.relu(self.fc(x)) * y
+
+
+@pytest.mark.parametrize(
+    "model, msg",
+    [
+        (Concat(), r"used by 2 operations|torch\.cat"),
+        (Shared(), r"'lin' is called more than once"),
+        (Unused(), r"'aux' is registered but never called"),
+        (Reordered(), r"forward calls 'fc1' where the registration order.*has 'fc2'"),
+        (RawParameter(), r"parameter or buffer 'w' is used directly"),
+        (TwoInputs(), r"uses 2 input tensors"),
+    ],
+    ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else "",
+)
+def test_other_departures_from_a_chain(model, msg):
+    with pytest.raises(NotAChainError, match=msg):
+        critical_init_(model)
+
+
+class DataDependent(nn.Module):
+    def __init__(self, skip=False, inplace=False):
+        super().__init__()
+        self.fc1, self.relu, self.fc2 = nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 4)
+        self.skip, self.inplace = skip, inplace
+
+    def forward(self, x):
+        h = self.fc1(x)
+        if h.sum() > -1e9:  # data-dependent control flow: torch.fx cannot trace this
+            if self.inplace:
+                h += x
+            out = self.fc2(self.relu(h))
+            return out + x if self.skip else out
+        return h
+
+
+def test_untraceable_model_needs_example_input_and_is_checked_with_hooks():
+    with pytest.raises(NotAChainError, match=r"torch\.fx cannot trace it.*Pass example_input="):
+        critical_init_(DataDependent())
+    m = DataDependent().train()
+    assert sw2(critical_init_(m, example_input=torch.randn(3, 4))) == pytest.approx([1.0, 2.0])
+    assert m.training  # the check runs in eval mode and restores the mode
+    with pytest.raises(NotAChainError, match=r"checked with hooks.*returns something other than the output of 'fc2'"):
+        critical_init_(DataDependent(skip=True), example_input=torch.randn(3, 4))
+    with pytest.raises(NotAChainError, match=r"output of 'fc1' is modified in place"):
+        critical_init_(DataDependent(inplace=True), example_input=torch.randn(3, 4))
+    with pytest.raises(ValueError, match=r"example_input must be a torch\.Tensor or None, got list"):
+        critical_init_(DataDependent(), example_input=[1.0])
+
+
+@pytest.mark.parametrize(
+    "module, kind",
+    [(nn.LayerNorm(4), "a normalisation layer (LayerNorm)"), (nn.AvgPool1d(1), "a pooling layer (AvgPool1d)"),
+     (nn.MaxPool2d(1), "a pooling layer (MaxPool2d)"), (nn.BatchNorm1d(4), "a normalisation layer (BatchNorm1d)"),
+     (nn.ELU(), "an activation (ELU)"), (nn.Softmax(dim=1), "an activation (Softmax)")],
+    ids=lambda v: type(v).__name__ if isinstance(v, nn.Module) else "",
+)
+@pytest.mark.parametrize("after_activation", [True, False], ids=["after ReLU", "alone"])
+def test_unsupported_module_kinds_get_their_own_message(module, kind, after_activation):
+    """Not 'two activation modules' (the old message for ReLU -> LayerNorm): the kind, why, and what is supported."""
+    layers = [nn.Linear(4, 4)] + ([nn.ReLU()] if after_activation else []) + [module, nn.Linear(4, 4)]
+    with pytest.raises(ValueError) as err:
+        critical_init_(nn.Sequential(*layers))
+    msg = str(err.value)
+    assert "two activation modules" not in msg
+    assert kind in msg
+    assert "not covered by the mean-field theory" in msg
+    assert "supported between weight layers" in msg and "nn.ReLU" in msg and "nn.Dropout" in msg
