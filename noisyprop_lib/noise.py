@@ -50,12 +50,21 @@ __all__ = [
     "AdditiveLaplaceNoise",
     "as_noise",
     "keep_prob_from_torch",
+    "NotANoiseModuleError",
     "MULTIPLICATIVE",
     "ADDITIVE",
 ]
 
 MULTIPLICATIVE = "multiplicative"
 ADDITIVE = "additive"
+
+
+class NotANoiseModuleError(ValueError, TypeError):
+    """:meth:`Noise.from_torch` was given something that is not a dropout module or a noise model.
+
+    A ``ValueError`` (the library's convention for invalid input) and, for code
+    written against earlier versions, a ``TypeError``.
+    """
 
 
 def keep_prob_from_torch(p) -> float:
@@ -204,8 +213,8 @@ class Noise:
         ``keep_prob = 1 - p``. (``Dropout1d/2d/3d`` share one mask per channel;
         the second moment, which is all the mean-field variance map sees, is the
         same.) ``AlphaDropout`` and ``FeatureAlphaDropout`` are refused: they
-        are affine, not multiplicative, noise. Raises ``TypeError`` for any
-        other object.
+        are affine, not multiplicative, noise. Any other object raises
+        :class:`NotANoiseModuleError`, a ``ValueError`` (and a ``TypeError``).
         """
         import torch.nn as nn
 
@@ -224,7 +233,10 @@ class Noise:
                     "is outside (0, 1]"
                 )
             return Dropout(keep_prob_from_torch(module.p))
-        raise TypeError(f"cannot convert {type(module).__name__} to a noise model; expected a torch dropout module")
+        raise NotANoiseModuleError(
+            f"module must be a torch dropout module (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d) or a "
+            f"noisyprop_lib noise model, got {module!r}: cannot convert {type(module).__name__} to a noise model"
+        )
 
     # -- misc --------------------------------------------------------------
     def __repr__(self) -> str:
@@ -625,6 +637,8 @@ def as_noise(noise) -> Noise:
             return Noise.from_torch(noise)
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
+    except NotANoiseModuleError:
+        pass  # refused below, naming this function's parameter
     raise ValueError(
         f"noise must be a noisyprop_lib noise model (e.g. Dropout(keep_prob=0.8)), a torch dropout "
         f"module or None, got {noise!r}"

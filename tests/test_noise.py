@@ -414,8 +414,17 @@ def test_from_torch_refuses_alpha_dropout(module):
 
 
 def test_from_torch_refuses_other_modules():
-    with pytest.raises(TypeError, match="Linear"):
+    with pytest.raises(TypeError, match="Linear"):  # still a TypeError, for code written against earlier versions
         npl.Noise.from_torch(nn.Linear(2, 2))
+
+
+@pytest.mark.parametrize("obj", [nn.ReLU(), nn.Linear(2, 2), "dropout", 0.5], ids=repr)
+def test_from_torch_refusal_is_a_value_error_naming_the_parameter(obj):
+    """The README promises ValueError for invalid input: Noise.from_torch(nn.ReLU()) raised a bare TypeError."""
+    with pytest.raises(ValueError, match=r"module must be a torch dropout module \(nn\.Dropout.*or a noisyprop_lib noise model, got") as err:
+        npl.Noise.from_torch(obj)
+    assert isinstance(err.value, npl.noise.NotANoiseModuleError)
+    assert repr(obj) in str(err.value)
 
 
 def test_keep_prob_from_torch():
