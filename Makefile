@@ -9,7 +9,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test book book-variant clean bench venv notebooks check-notebooks check-browser chromium
+.PHONY: test book book-variant clean bench venv notebooks check-notebooks check-browser chromium mutate
 
 venv: $(STAMP)
 
@@ -57,6 +57,13 @@ chromium:
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 	  else sudo apt-get update && sudo apt-get install -y chromium; fi; }
+
+# Mutation testing of noise, activations, meanfield, criticality and dln (not part of CI; tens of minutes
+# on two cores, resumable): flips constants and operators one at a time and reruns the tests that execute
+# the changed line. Options (a module, a sample, the survivors) in tools/mutate.py; e.g.
+#   make mutate MUTATE_ARGS="--module meanfield --survivors"
+mutate: $(STAMP)
+	$(PY) tools/mutate.py $(MUTATE_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_theory.py
