@@ -1,0 +1,262 @@
+"""Criticality, exactly: fixed points, slopes and depth scales against 50-digit solutions of the
+fixed-point equation, the affine variance map's closed forms (every branch), overflow depths against
+the iterated map, and the finite-width step variance from exact noise moments.
+
+Written to kill the mutants of ``make mutate`` (tools/mutate.py) that test_criticality.py leaves alive.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+
+import noisyprop_lib as npl
+from noisyprop_lib import criticality as C
+
+mpmath.mp.dps = 50
+
+
+def _fixed_point_mp(kappa, a):
+    """c* solving K(c)/kappa = c for the leaky kernel K(c) = (2ac + (1-a)^2 R(c))/(1+a^2), and chi = K'(c*)/kappa."""
+    a = mpmath.mpf(a)
+    kappa = mpmath.mpf(kappa)
+
+    def K(c):
+        r = (mpmath.sqrt(1 - c * c) + (mpmath.pi - mpmath.acos(c)) * c) / mpmath.pi
+        return (2 * a * c + (1 - a) ** 2 * r) / (1 + a * a)
+
+    c = mpmath.findroot(lambda c: K(c) / kappa - c, mpmath.mpf("0.5"), tol=mpmath.mpf(10) ** -45)
+    dK = (2 * a + (1 - a) ** 2 * (mpmath.pi - mpmath.acos(c)) / mpmath.pi) / (1 + a * a)
+    return c, dK / kappa
+
+
+@pytest.mark.parametrize(
+    "nz, a",
+    [
+        (npl.Dropout(0.9), 0.0),       # chi > 1/2: the log1p branch
+        (npl.Dropout(0.3), 0.0),       # chi < 1/2: the log branch
+        (npl.PlainDropout(0.7), 0.0),  # mean p, kappa = 1/p
+        (npl.GaussianNoise(0.4), 0.3),
+        (npl.Dropout(0.05), 0.1),      # delta >= 1: the second Newton iteration
+        (npl.GaussianNoise(0.05), 0.0),  # small noise: the series of tan t - t
+    ],
+)
+def test_fixed_point_analysis_against_50_digits(nz, a):
+    act = npl.LeakyReLU(a)
+    kappa = float(nz.kappa)
+    c_ref, chi_ref = _fixed_point_mp(kappa, a)
+    fp = npl.correlation_fixed_point_analysis(nz, act)
+    assert fp.c_star == pytest.approx(float(c_ref), rel=1e-13)
+    assert fp.chi == pytest.approx(float(chi_ref), rel=1e-13)
+    assert fp.depth_scale == pytest.approx(float(-1 / mpmath.log(chi_ref)), rel=1e-12)
+    assert npl.correlation_fixed_point(nz, act) == fp.c_star
+    assert npl.correlation_fixed_point_slope(nz, act) == fp.chi
+    assert npl.depth_scale(nz, act) == fp.depth_scale
+    assert npl.trainable_depth(nz, act) == pytest.approx(6 * fp.depth_scale, rel=1e-15)
+    assert npl.trainable_depth(nz, act, factor=2.5) == pytest.approx(2.5 * fp.depth_scale, rel=1e-15)
+    assert C._rectifier_delta(nz, act) == pytest.approx(float(nz.relative_variance) * (1 + a * a) / (1 - a) ** 2, rel=1e-15)
+
+
+def test_fixed_point_without_noise_is_one_with_infinite_depth_scale():
+    fp = npl.correlation_fixed_point_analysis(None)
+    assert (fp.c_star, fp.chi, fp.depth_scale) == (1.0, 1.0, math.inf)
+    with pytest.raises(ValueError, match="factor"):
+        npl.trainable_depth(npl.Dropout(0.5), factor=0.0)
+
+
+def test_general_path_fixed_point_relu_with_bias_against_the_closed_map():
+    """ReLU, sigma_w2 = 1, sigma_b2 = 0.5, dropout 0.8: q* = 0.5/(1 - 1.25/2) = 4/3, c* solves
+    c = (q*/2 R(c) + 0.5)/(1.25 q*/2 + 0.5)."""
+    sw, sb, p = 1.0, 0.5, 0.8
+    q = sb / (1 - sw / p / 2)
+    c = mpmath.findroot(lambda c: ((q / 2) * (mpmath.sqrt(1 - c * c) + (mpmath.pi - mpmath.acos(c)) * c) / mpmath.pi + sb)
+                        / (sw / p * q / 2 + sb) - c, 0.5)
+    got = npl.correlation_fixed_point(npl.Dropout(p), sigma_w2=sw, sigma_b2=sb)
+    assert got == pytest.approx(float(c), rel=1e-12)
+    fp = npl.correlation_fixed_point_analysis(npl.Dropout(p), sigma_w2=sw, sigma_b2=sb)
+    chi = sw * q * ((mpmath.pi - mpmath.acos(c)) / mpmath.pi / 2) / (sw / p * q / 2 + sb)
+    assert fp.chi == pytest.approx(float(chi), rel=1e-11)
+    assert fp.depth_scale == pytest.approx(float(-1 / mpmath.log(chi)), rel=1e-10)
+    with pytest.raises(ValueError, match="sigma_w2 is required"):
+        npl.correlation_fixed_point(npl.Dropout(p), sigma_b2=sb)
+
+
+def test_general_path_fixed_point_reports_non_convergence():
+    with pytest.warns(RuntimeWarning, match="did not converge in 3 iterations"):
+        c = C._general_correlation_fixed_point(np.asarray(1.0), np.asarray(0.5), npl.as_noise(npl.Dropout(0.8)),
+                                               npl.ReLU(), max_iter=3)
+    assert 0 < c < 1
+
+
+# ---------------------------------------------------------------------------
+# the variance map: critical point, fixed point, depth scales
+# ---------------------------------------------------------------------------
+
+
+def test_critical_sigma_w2_closed_forms():
+    assert npl.critical_sigma_w2(npl.Dropout(0.6)) == pytest.approx(1.2, rel=1e-15)
+    assert npl.critical_sigma_w2(npl.Dropout(0.6), npl.LeakyReLU(0.5)) == pytest.approx(0.6 * 2 / 1.25, rel=1e-15)
+    assert npl.critical_sigma_w2(npl.AdditiveGaussianNoise(0.0)) == 2.0
+    assert npl.critical_sigma_w2(None, "tanh") == pytest.approx(1.0, rel=1e-9)
+    assert npl.critical_sigma_w2(npl.Dropout(0.5), "erf") == pytest.approx(math.pi / 8, rel=1e-9)
+    assert npl.critical_sigma_w2(None, "gelu") == pytest.approx(4.0, rel=1e-6)
+    with pytest.raises(ValueError, match=r"has phi\(0\) = 1 != 0"):
+        npl.critical_sigma_w2(None, npl.Activation(np.cos))
+    with pytest.raises(ValueError, match="does not analyse additive noise"):
+        npl.critical_sigma_w2(npl.AdditiveGaussianNoise(0.1), "tanh")
+    assert npl.critical_sigma_w2(None, npl.Activation(lambda x: np.tanh(x) + 1e-15)) == pytest.approx(1.0, rel=1e-8)
+
+
+def test_variance_fixed_point_rectifier_branches():
+    # r < 1: beta/(1 - r)
+    assert npl.variance_fixed_point(1.0, 0.5) == pytest.approx(1.0, rel=1e-15)
+    assert npl.variance_fixed_point(1.0, 0.5, npl.AdditiveGaussianNoise(1.0)) == pytest.approx(3.0, rel=1e-15)
+    # r = 1, beta = 0 (critical): the input variance
+    assert npl.variance_fixed_point(1.2, 0.0, npl.Dropout(0.6), q0=7.0) == pytest.approx(7.0)
+    # r > 1 with beta = 0 and q0 = 0: stays at 0; with q0 > 0: infinite
+    assert npl.variance_fixed_point(4.0, 0.0, q0=0.0) == 0.0
+    assert npl.variance_fixed_point(4.0, 0.0, q0=1.0) == math.inf
+    # r = 1 with beta > 0 grows linearly: infinite
+    assert npl.variance_fixed_point(2.0, 0.1) == math.inf
+    assert npl.variance_fixed_point(np.array([1.0, 4.0]), 0.5).tolist() == [1.0, math.inf]
+
+
+def test_variance_fixed_point_quadrature_path():
+    q = npl.variance_fixed_point(1.5, 0.1, npl.Dropout(0.9), "tanh")
+    assert q == pytest.approx(npl.variance_map(q, 1.5, 0.1, npl.Dropout(0.9), "tanh"), rel=1e-12)
+    assert npl.variance_fixed_point(0.5, 0.0, None, "tanh") == pytest.approx(0.0, abs=1e-6)
+    with pytest.warns(RuntimeWarning, match="did not converge in 2 iterations"):
+        npl.variance_fixed_point(1.5, 0.1, None, "tanh", max_iter=2)
+
+
+def test_chi1_closed_and_quadrature_forms():
+    # rectifier, no bias: sigma_w2 cancels, chi_1 = 1/kappa
+    assert npl.chi1(1.7) == pytest.approx(1.0, rel=1e-15)
+    assert npl.chi1(1.7, noise=npl.Dropout(0.5)) == pytest.approx(0.5, rel=1e-15)
+    # with a bias: sigma_w2 mu1^2 q* E[phi'^2]/q* = sigma_w2/2 for ReLU
+    assert npl.chi1(1.0, 0.5) == pytest.approx(0.5, rel=1e-14)
+    q = npl.variance_fixed_point(1.5, 0.1, npl.Dropout(0.9), "tanh")
+    d2 = npl.Tanh().derivative_second_moment(q)
+    assert npl.chi1(1.5, 0.1, npl.Dropout(0.9), "tanh") == pytest.approx(1.5 * d2, rel=1e-10)
+
+
+def test_variance_and_gradient_depth_scales_closed_forms():
+    r = 1.5 * 2.0 * 0.5  # sigma_w2 mu2 / 2 for dropout 0.5
+    assert npl.variance_depth_scale(1.5, 0.0, npl.Dropout(0.5)) == pytest.approx(-1 / math.log(r), rel=1e-14)
+    assert npl.variance_depth_scale(1.0, 0.0, npl.Dropout(0.5)) == math.inf
+    assert npl.gradient_depth_scale(1.5, 0.0, npl.Dropout(0.5)) == pytest.approx(-1 / math.log(r), rel=1e-14)
+    assert npl.gradient_depth_scale(3.0, 0.0, npl.AdditiveGaussianNoise(1.0)) == pytest.approx(-1 / math.log(1.5), rel=1e-14)
+    a = 0.3
+    assert npl.gradient_depth_scale(1.0, 0.0, None, npl.LeakyReLU(a)) == pytest.approx(-1 / math.log(0.5 * (1 + a * a)), rel=1e-14)
+    # quadrature path: slope of the variance map and E[phi'^2] at the fixed point
+    q = npl.variance_fixed_point(1.5, 0.1, None, "tanh")
+    chi_q = npl.variance_map_slope(q, 1.5, 0.1, None, "tanh")
+    assert npl.variance_depth_scale(1.5, 0.1, None, "tanh") == pytest.approx(-1 / math.log(chi_q), rel=1e-12)
+    g = 1.5 * npl.Tanh().derivative_second_moment(q)
+    assert npl.gradient_depth_scale(1.5, 0.1, None, "tanh") == pytest.approx(-1 / math.log(g), rel=1e-12)
+    assert C._depth_from_factor(np.array([1.0, 0.5, 2.0])).tolist() == pytest.approx([math.inf, 1 / math.log(2), -1 / math.log(2)])
+
+
+# ---------------------------------------------------------------------------
+# overflow and underflow depths
+# ---------------------------------------------------------------------------
+
+
+def _first_depth_beyond(r, beta, q0, K, up):
+    q, l = q0, 0
+    while (q <= K) if up else (q >= K):
+        q = r * q + beta
+        l += 1
+        if l > 100_000:
+            return math.inf
+    return l
+
+
+@pytest.mark.parametrize(
+    "sw, sb, nz, q0, dtype, up",
+    [
+        (2.4, 0.0, npl.Dropout(0.8), 1.0, "float32", True),
+        (2.4, 0.3, npl.Dropout(0.8), 2.0, "float32", True),
+        (3.0, 0.0, npl.AdditiveGaussianNoise(0.5), 1.0, "float16", True),
+        (1.0, 0.0, npl.Dropout(0.9), 1.0, "float32", False),
+        (1.0, 0.0, None, 3.0, "float64", False),
+    ],
+)
+def test_overflow_depth_against_the_iterated_affine_map(sw, sb, nz, q0, dtype, up):
+    r, beta = C._affine_variance_map(np.asarray(sw), np.asarray(sb), npl.as_noise(nz), npl.ReLU())
+    kmax, ktiny = C._float_limits(dtype)
+    L = npl.overflow_depth(sw, nz, q0=q0, dtype=dtype, sigma_b2=sb)
+    first = _first_depth_beyond(float(r), float(beta), q0, kmax if up else ktiny, up)
+    assert math.ceil(L) == first or (math.floor(L) == first and L == int(L)), (L, first)
+    if sb == 0 and nz is None or (sb == 0 and getattr(nz, "kind", "") != "additive"):
+        K = kmax if up else ktiny
+        assert L == pytest.approx(math.log(K / q0) / math.log(float(r)), rel=1e-14)
+
+
+def test_overflow_depth_linear_growth_and_settling():
+    # r = 1 with beta > 0 (He initialisation with additive noise): q^l = q0 + l beta
+    kmax, _ = C._float_limits("float32")
+    L = npl.overflow_depth(2.0, npl.AdditiveGaussianNoise(1.0), q0=1.0)
+    assert L == pytest.approx((kmax - 1.0) / 2.0, rel=1e-14)
+    # r < 1 with a bias: the variance settles at q* = beta/(1 - r) inside the range
+    assert npl.overflow_depth(1.0, None, sigma_b2=0.5) == math.inf
+    # critical: never
+    assert npl.overflow_depth(1.2, npl.Dropout(0.6)) == math.inf
+    # q0 already below the smallest normal: no underflow depth to report
+    assert npl.overflow_depth(1.0, None, q0=1e-40, dtype="float32") == math.inf
+
+
+def test_float_limits_and_refusals():
+    assert C._float_limits("float32") == (float(np.finfo(np.float32).max), float(np.finfo(np.float32).tiny))
+    import torch
+
+    assert C._float_limits(torch.float16) == (65504.0, float(np.finfo(np.float16).tiny))
+    with pytest.raises(ValueError, match="dtype must be a floating type"):
+        C._float_limits("int32")
+    with pytest.raises(ValueError, match="is not one"):
+        npl.overflow_depth(2.0, None, activation="tanh")
+
+
+# ---------------------------------------------------------------------------
+# finite width
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("nz, a", [(None, 0.0), (npl.Dropout(0.6), 0.0), (npl.GaussianNoise(0.5), 0.3), (npl.Dropout(0.8), 0.1)])
+def test_finite_width_step_variance_from_exact_moments(nz, a):
+    noise = npl.as_noise(nz)
+    m4 = {type(None): 1.0}.get(type(nz))
+    if isinstance(nz, npl.Dropout):
+        m4 = 1 / nz.keep_prob**3
+    elif isinstance(nz, npl.GaussianNoise):
+        s2 = nz.std**2
+        m4 = 1 + 6 * s2 + 3 * s2 * s2
+    mu2 = float(noise.mu2)
+    s = 6 * m4 * (1 + a**4) / (mu2 * mu2 * (1 + a * a) ** 2) - 1
+    fw = npl.finite_width_log_variance_moments(nz, width=50, depth=np.array([0, 3, 10]), activation=npl.LeakyReLU(a))
+    assert fw.step_variance == pytest.approx(s, rel=1e-13)
+    assert fw.mean == pytest.approx(-np.array([0, 3, 10]) * s / 100, rel=1e-13)
+    assert fw.variance == pytest.approx(np.array([0, 3, 10]) * s / 50, rel=1e-13)
+    if nz is None and a == 0:
+        assert s == pytest.approx(5.0, rel=1e-15)  # Hanin and Rolnick
+    if isinstance(nz, npl.Dropout) and a == 0:
+        assert s == pytest.approx(6 / nz.keep_prob - 1, rel=1e-13)
+
+
+def test_finite_width_defaults_and_refusals():
+    fw = npl.finite_width_log_variance_moments(npl.Dropout(0.5))
+    assert fw.mean == pytest.approx(-11 / 2000, rel=1e-13) and fw.variance == pytest.approx(11 / 1000, rel=1e-13)
+    with pytest.raises(ValueError, match="must be a rectifier"):
+        npl.finite_width_log_variance_moments(None, activation="tanh")
+    with pytest.raises(npl.NoCriticalPointError):
+        npl.finite_width_log_variance_moments(npl.AdditiveGaussianNoise(0.1))
+    with pytest.raises(ValueError, match="scalar parameters"):
+        npl.finite_width_log_variance_moments(npl.Dropout(np.array([0.5, 0.6])))
+    for bad in (-1, 2.5, np.array([1, -2])):
+        with pytest.raises(ValueError, match="depth must be a non-negative integer"):
+            npl.finite_width_log_variance_moments(None, depth=bad)
+    with pytest.raises(ValueError, match="width"):
+        npl.finite_width_log_variance_moments(None, width=0)
