@@ -842,6 +842,7 @@ def _run_main(args):
         print(f"{len(plan.entries)} mutants")
         return 0
     if args.report:
+        _reuse_kills(plan, results)
         summarize(plan, results, args.survivors, args.json)
         return 0
     if not args.fresh:
@@ -857,6 +858,7 @@ def _run_main(args):
         rc = pytest.main(_pytest_args(files), plugins=[plugin])
         print(f"ran {len(todo)} mutants in {time.time() - t0:.0f} s (pytest exit {rc})", flush=True)
         results = load_results()
+        _reuse_kills(plan, results)
     summarize(plan, results, args.survivors, args.json)
     return 0
 

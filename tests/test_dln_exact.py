@@ -1,0 +1,347 @@
+"""Diagonal linear networks, exactly: the scalar functions and the potential against 50-digit values,
+the first steps of (S)GD written out by hand (with their gain bookkeeping), the Hessian against finite
+differences, the data model's formulas, and small-problem solver checks.
+
+Written to kill the mutants of ``make mutate`` (tools/mutate.py) that test_dln.py leaves alive.
+"""
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+from noisyprop_lib import dln
+
+mpmath.mp.dps = 50
+
+
+def mp_q(x):
+    x = mpmath.mpf(x)
+    return -mpmath.log(abs(1 - x * x))
+
+
+# ---------------------------------------------------------------------------
+# q, q_+, q_- and the gain difference
+# ---------------------------------------------------------------------------
+
+XS = [-3.0, -1.2, -0.9, -0.6, -0.3, -0.05, -0.004, 1e-5, 0.003, 0.0099, 0.02, 0.4, 0.69, 0.71, 0.95, 1.1, 1.5, 4.0]
+
+
+@pytest.mark.parametrize("x", XS)
+def test_q_functions_against_50_digits(x):
+    xm = mpmath.mpf(x)
+    assert dln.q(x) == pytest.approx(float(mp_q(x)), rel=2e-15, abs=1e-300)
+    qp = -2 * xm - mpmath.log((1 - xm) ** 2)
+    qm = 2 * xm - mpmath.log((1 + xm) ** 2)
+    # q_+ = -2x - 2 ln(1 - x) cancels to O(x^2) near 0: accurate to rounding of the O(x) terms
+    slack = 4e-16 * abs(x)
+    assert dln.q_plus(x) == pytest.approx(float(qp), rel=2e-14, abs=slack)
+    assert dln.q_minus(x) == pytest.approx(float(qm), rel=2e-14, abs=slack)
+    # the gain difference q_+ - q_- = O(x^3): relative accuracy from its series below |x| = 1e-2,
+    # the rounding of the O(x) terms above
+    d = -4 * xm + 2 * mpmath.log(abs((1 + xm) / (1 - xm)))
+    assert dln._dq_raw(np.asarray(x)) == pytest.approx(float(d), rel=1e-14, abs=0.0 if abs(x) < 1e-2 else 4e-15 * abs(x))
+
+
+def test_q_raw_is_infinite_at_the_poles_without_warnings():
+    with np.errstate(all="raise"):
+        assert dln._q_raw(np.array([1.0, -1.0])).tolist() == [math.inf, math.inf]
+    for f, x in [(dln.q, 1.0), (dln.q, -1.0), (dln.q_plus, 1.0), (dln.q_minus, -1.0)]:
+        with pytest.raises(ValueError, match="must lie in R minus"):
+            f(x)
+    assert dln.q_plus(-1.0) == pytest.approx(2.0 - 2 * math.log(2.0), rel=1e-15)
+    assert dln.q_minus(1.0) == pytest.approx(2.0 - 2 * math.log(2.0), rel=1e-15)
+
+
+def test_effective_alpha():
+    assert dln.effective_alpha(0.5, 2.0) == pytest.approx(0.5 * math.exp(-1.0), rel=1e-15)
+    np.testing.assert_allclose(dln.effective_alpha(np.array([1.0, 2.0]), np.array([0.0, -2.0])), [1.0, 2.0 * math.e], rtol=1e-15)
+    with pytest.raises(ValueError, match="alpha"):
+        dln.effective_alpha(0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------
+# the hyperbolic entropy
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("beta, alpha", [(0.3, 0.5), (-2.0, 0.1), (1e-9, 2.0), (5.0, 1.0)])
+def test_hyperbolic_entropy_family_against_50_digits(beta, alpha):
+    b, a2 = mpmath.mpf(beta), mpmath.mpf(alpha) ** 2
+    psi = (b * mpmath.asinh(b / a2) - mpmath.sqrt(b * b + a2 * a2) + a2) / 2
+    assert dln.hyperbolic_entropy(beta, alpha) == pytest.approx(float(psi), rel=1e-14)
+    assert dln.hyperbolic_entropy_grad(beta, alpha) == pytest.approx(float(mpmath.asinh(b / a2) / 2), rel=1e-14)
+    z = 0.7 * np.sign(beta)
+    assert dln.mirror_map_inverse(z, alpha) == pytest.approx(float(a2 * mpmath.sinh(2 * mpmath.mpf(z))), rel=1e-14)
+    conj = a2 * (mpmath.cosh(2 * mpmath.mpf(z)) - 1) / 2
+    assert dln.hyperbolic_entropy_conjugate(z, alpha) == pytest.approx(float(conj), rel=1e-14)
+
+
+def test_entropy_sums_over_the_last_axis_unless_coordinatewise():
+    beta = np.array([[0.3, -1.0], [2.0, 0.0]])
+    alpha = np.array([0.5, 2.0])
+    terms = dln.hyperbolic_entropy(beta, alpha, coordinatewise=True)
+    assert terms.shape == (2, 2)
+    np.testing.assert_allclose(dln.hyperbolic_entropy(beta, alpha), terms.sum(axis=-1), rtol=1e-15)
+    assert terms[1, 1] == 0.0
+    cterms = dln.hyperbolic_entropy_conjugate(beta, alpha, coordinatewise=True)
+    np.testing.assert_allclose(dln.hyperbolic_entropy_conjugate(beta, alpha), cterms.sum(axis=-1), rtol=1e-15)
+
+
+def test_bregman_divergence_by_its_definition():
+    b, r, a = np.array([0.3, -1.0, 2.0]), np.array([0.1, 0.4, 2.5]), 0.7
+    want = (dln.hyperbolic_entropy(b, a) - dln.hyperbolic_entropy(r, a)
+            - np.sum(dln.hyperbolic_entropy_grad(r, a) * (b - r)))
+    assert dln.bregman_divergence(b, r, a) == pytest.approx(want, rel=1e-14)
+    assert dln.bregman_divergence(0.3, 0.3, a) == 0.0
+    one = dln.bregman_divergence(0.5, -0.2, 1.3)
+    want1 = dln.hyperbolic_entropy(0.5, 1.3) - dln.hyperbolic_entropy(-0.2, 1.3) - 0.5 * math.asinh(-0.2 / 1.69) * 0.7
+    assert one == pytest.approx(want1, rel=1e-14)
+
+
+# ---------------------------------------------------------------------------
+# the data model
+# ---------------------------------------------------------------------------
+
+
+def test_population_second_moment_and_losses():
+    np.testing.assert_array_equal(dln.population_second_moment(3, mean=0.5, std=2.0), 4.0 * np.eye(3) + 0.25)
+    X = np.array([[1.0, 2.0], [3.0, -1.0], [0.0, 1.0]])
+    y = np.array([1.0, 0.0, 2.0])
+    data = dln.SparseRegression(X=X, y=y, beta_star=np.array([1.0, 0.0]), mean=0.5, std=2.0)
+    beta = np.array([0.5, -1.0])
+    r = X @ beta - y
+    assert data.n == 3 and data.d == 2 and data.support.tolist() == [True, False]
+    assert data.train_loss(beta) == pytest.approx(0.5 * np.mean(r**2), rel=1e-15)
+    np.testing.assert_allclose(data.gradient(beta), X.T @ r / 3, rtol=1e-15)
+    np.testing.assert_allclose(data.H, X.T @ X / 3, rtol=1e-15)
+    delta = beta - data.beta_star
+    H = dln.population_second_moment(2, 0.5, 2.0)
+    assert data.test_loss(beta) == pytest.approx(0.5 * delta @ H @ delta, rel=1e-14)
+    assert data.test_loss(np.stack([beta, data.beta_star])).tolist() == pytest.approx([0.5 * delta @ H @ delta, 0.0])
+
+
+def test_make_sparse_regression_targets_and_noise():
+    d = dln.make_sparse_regression(4, 6, 3, target="signs", mean=1.0, std=0.5, seed=1)
+    assert d.beta_star.tolist() == [1.0, -1.0, 1.0, 0.0, 0.0, 0.0]
+    np.testing.assert_allclose(d.y, d.X @ d.beta_star, rtol=1e-15)
+    a = dln.make_sparse_regression(4, 6, 2, target="abs_gaussian", seed=2)
+    g = dln.make_sparse_regression(4, 6, 2, target="gaussian", seed=2)
+    np.testing.assert_array_equal(a.beta_star, np.abs(g.beta_star))
+    assert (a.beta_star[:2] > 0).all() and (a.beta_star[2:] == 0).all()
+    v = dln.make_sparse_regression(4, 6, 2, target=[3.0, -2.0], seed=3)
+    assert v.beta_star.tolist() == [3.0, -2.0, 0.0, 0.0, 0.0, 0.0]
+    noisy = dln.make_sparse_regression(200, 3, 1, target=[1.0], noise_std=0.5, seed=4)
+    resid = noisy.y - noisy.X @ noisy.beta_star
+    assert 0.4 < resid.std() < 0.6 and noisy.noise_std == 0.5
+    quiet = dln.make_sparse_regression(200, 3, 1, target=[1.0], seed=4)
+    np.testing.assert_array_equal(quiet.y, quiet.X @ quiet.beta_star)
+    big = dln.make_sparse_regression(4000, 2, 1, target=[1.0], mean=2.0, std=3.0, seed=5)
+    assert abs(big.X.mean() - 2.0) < 0.2 and abs(big.X.std() - 3.0) < 0.2
+
+
+# ---------------------------------------------------------------------------
+# training: the first steps by hand
+# ---------------------------------------------------------------------------
+
+X1 = np.array([[1.0, 0.5, -1.0], [0.0, 2.0, 1.0]])
+Y1 = np.array([1.0, -0.5])
+
+
+def _gd_by_hand(X, y, gamma, alpha, steps):
+    n = X.shape[0]
+    u = math.sqrt(2) * np.broadcast_to(alpha, (X.shape[1],)).astype(float)
+    v = np.zeros(X.shape[1])
+    gain = np.zeros_like(u)
+    diff = np.zeros_like(u)
+    S = np.zeros_like(u)
+    sq = np.zeros_like(u)
+    losses = []
+    for _ in range(steps):
+        r = X @ (u * v) - y
+        losses.append(0.5 * np.mean(r**2))
+        g = X.T @ r / n
+        x = gamma * g
+        gain += -np.log(np.abs(1 - x * x))
+        diff += -4 * x + 2 * np.log(np.abs((1 + x) / (1 - x)))
+        S += x
+        sq += x * x
+        u, v = u - x * v, v - x * u
+    r = X @ (u * v) - y
+    losses.append(0.5 * np.mean(r**2))
+    return u, v, gain, diff, S, sq, np.array(losses)
+
+
+@pytest.mark.parametrize("gamma", [0.05, 0.9])  # 0.9: steps with |gamma g| >= 1/2 take the general formulas
+def test_gd_steps_and_bookkeeping_by_hand(gamma):
+    u, v, gain, diff, S, sq, losses = _gd_by_hand(X1, Y1, gamma, 0.3, 6)
+    run = dln.train_dln(X1, Y1, gamma, 0.3, n_steps=6)
+    np.testing.assert_allclose(run.u, u, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(run.v, v, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(run.gain, gain, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(run.gain_diff, diff, rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(run.step_sum, S, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(run.step_sq_sum, sq, rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(run.loss, losses, rtol=1e-13)
+    assert run.loss_sum == pytest.approx(losses[:-1].sum(), rel=1e-13)
+    assert run.initial_loss == pytest.approx(0.5 * np.mean(Y1**2), rel=1e-15)
+    assert run.final_loss == pytest.approx(losses[-1], rel=1e-13)
+    assert run.n_steps == 6 and run.batch_size == 2 and not run.diverged and run.diverged_step == -1
+    # the effective initialisation and the perturbation follow from the gains
+    np.testing.assert_allclose(run.alpha_inf, 0.3 * np.exp(-gain / 2), rtol=1e-12)
+    np.testing.assert_allclose(run.alpha_plus, 0.3 * np.exp(-(gain + diff / 2) / 2), rtol=1e-10)
+    np.testing.assert_allclose(run.alpha_minus, 0.3 * np.exp(-(gain - diff / 2) / 2), rtol=1e-10)
+    np.testing.assert_allclose(run.beta_tilde, 0.5 * (run.alpha_plus**2 - run.alpha_minus**2), rtol=1e-10, atol=1e-16)
+    # and the closed form reproduces the final iterate (Even et al.)
+    np.testing.assert_allclose(run.closed_form_beta(), run.beta, rtol=1e-9, atol=1e-14)
+
+
+def test_large_steps_are_counted():
+    run = dln.train_dln(X1, Y1, 3.0, 1.0, n_steps=3, diverge_factor=1e300)
+    u, v, gain, diff, S, sq, losses = _gd_by_hand(X1, Y1, 3.0, 1.0, 3)
+    xs = []
+    uu, vv = math.sqrt(2) * np.ones(3), np.zeros(3)
+    for _ in range(3):
+        x = 3.0 * X1.T @ (X1 @ (uu * vv) - Y1) / 2
+        xs.append(x)
+        uu, vv = uu - x * vv, vv - x * uu
+    ax = np.abs(np.array(xs))
+    assert run.n_sign_flips == int((ax > 1).sum())
+    assert run.n_negative_q == int((ax > math.sqrt(2)).sum())
+    assert run.n_near_singular == 0
+    assert run.max_abs_step == pytest.approx(ax.max(), rel=1e-14)
+    np.testing.assert_allclose(run.gain, gain, rtol=1e-12)
+
+
+def test_sgd_batch_of_one_uses_one_example_per_step():
+    """With batch 1, g_k = (x_i . beta - y_i) x_i for the drawn example i: the run equals GD on the drawn rows."""
+    X = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0], [1.0, 1.0, 0.0]])
+    y = np.array([1.0, 2.0, 0.5])
+    run = dln.train_dln(X, y, 0.1, 0.5, batch_size=1, n_steps=5, seed=3, record_every=1)
+    rng = np.random.default_rng(np.random.SeedSequence(3, spawn_key=(0,)))
+    idx = rng.integers(0, 3, size=5)
+    u, v = math.sqrt(2) * 0.5 * np.ones(3), np.zeros(3)
+    for i in idx:
+        x = 0.1 * (X[i] @ (u * v) - y[i]) * X[i]
+        u, v = u - x * v, v - x * u
+    np.testing.assert_allclose(run.u, u, rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(run.v, v, rtol=1e-13, atol=1e-16)
+    assert run.history["u"].shape == (6, 3) and run.history["steps"].tolist() == list(range(6))
+    assert run.seed == 3 and run.batch_size == 1
+
+
+def test_sgd_batch_of_two_averages_two_distinct_examples():
+    X = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0], [1.0, 1.0, 0.0], [2.0, -1.0, 1.0]])
+    y = np.array([1.0, 2.0, 0.5, -1.0])
+    run = dln.train_dln(X, y, 0.1, 0.5, batch_size=2, n_steps=4, seed=5)
+    rng = np.random.default_rng(np.random.SeedSequence(5, spawn_key=(0,)))
+    keys = rng.random((4, 4))
+    u, v = math.sqrt(2) * 0.5 * np.ones(3), np.zeros(3)
+    for k in range(4):
+        b = keys[k].argpartition(1)[:2]
+        g = (X[b] @ (u * v) - y[b]) @ X[b] / 2
+        x = 0.1 * g
+        u, v = u - x * v, v - x * u
+    np.testing.assert_allclose(run.u, u, rtol=1e-13, atol=1e-16)
+    np.testing.assert_allclose(run.v, v, rtol=1e-13, atol=1e-16)
+
+
+def test_track_sgf_conditional_second_moment_by_hand():
+    X = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0], [1.0, 1.0, 0.0]])
+    y = np.array([1.0, 2.0, 0.5])
+    run = dln.train_dln(X, y, 0.1, 0.5, batch_size=1, n_steps=1, seed=0, track_sgf=True)
+    # at step 0, beta = 0: r = -y; E[g_B^2] = grad^2 + (n-b)/(b(n-1)) (mean_i r_i^2 x_i^2 - grad^2)
+    r = -y
+    grad = X.T @ r / 3
+    m2 = (r**2) @ (X**2) / 3
+    want = 0.01 * (grad**2 + (3 - 1) / (1 * 2) * (m2 - grad**2))
+    np.testing.assert_allclose(run.cond_step_sq_sum, want, rtol=1e-14)
+
+
+def test_divergence_rolls_back_and_freezes():
+    run = dln.train_dln(X1, Y1, np.array([0.05, 50.0]), 1.0, n_steps=40, diverge_factor=10.0)
+    assert run.diverged.tolist() == [False, True]
+    k = int(run.diverged_step[1])
+    assert k > 0 and np.isnan(run.loss[1, k:]).all() and np.isfinite(run.loss[1, :k]).all()
+    assert np.isfinite(run.final_loss[1]) and run.final_loss[1] <= 10.0 * run.initial_loss[1]
+    assert not run.converged[1]
+
+
+def test_loss_recording_and_increases():
+    run = dln.train_dln(X1, Y1, 0.05, 0.3, n_steps=10, record_loss_every=3)
+    assert run.loss_steps.tolist() == [0, 3, 6, 9]
+    full = dln.train_dln(X1, Y1, 0.05, 0.3, n_steps=10)
+    np.testing.assert_allclose(run.loss, full.loss[[0, 3, 6, 9]], rtol=1e-14)
+    inc = np.diff(full.loss) > 0
+    assert full.loss_increases() == int(inc.sum())
+    assert full.loss_increases(up_to_step=4) == int(inc[:4].sum())
+
+
+# ---------------------------------------------------------------------------
+# Hessian, sharpness, interpolators
+# ---------------------------------------------------------------------------
+
+
+def test_loss_hessian_against_finite_differences():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((3, 4))
+    y = rng.standard_normal(3)
+    u, v = rng.standard_normal(4), rng.standard_normal(4)
+
+    def grad(w):
+        uu, vv = w[:4], w[4:]
+        g = X.T @ (X @ (uu * vv) - y) / 3
+        return np.concatenate([g * vv, g * uu])
+
+    w = np.concatenate([u, v])
+    h = 1e-6
+    fd = np.array([(grad(w + h * e) - grad(w - h * e)) / (2 * h) for e in np.eye(8)])
+    H = dln.loss_hessian(X, y, u, v)
+    np.testing.assert_allclose(H, fd, rtol=1e-6, atol=1e-7)
+    assert dln.sharpness(X, y, u, v) == pytest.approx(np.linalg.eigvalsh(fd).max(), rel=1e-6)
+    H0 = dln.loss_hessian(X, None, u, v)
+    g = X.T @ (X @ (u * v) - y) / 3
+    np.testing.assert_allclose(H - H0, np.block([[np.zeros((4, 4)), np.diag(g)], [np.diag(g), np.zeros((4, 4))]]), atol=1e-14)
+
+
+def test_interpolator_sharpness_matches_the_hessian_at_the_invariant():
+    """At u^2 - v^2 = 2 alpha^2 with u v = beta, S(beta) is the top eigenvalue of the y = None Hessian."""
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3, 5))
+    beta = rng.standard_normal(5)
+    a = 0.4
+    # u^2 = sqrt(beta^2 + a^4) + a^2, v = beta/u
+    u = np.sqrt(np.sqrt(beta**2 + a**4) + a**2)
+    v = beta / u
+    assert dln.interpolator_sharpness(X, beta, a) == pytest.approx(dln.sharpness(X, None, u, v), rel=1e-12)
+
+
+def test_min_l2_and_basis_pursuit_on_a_small_problem():
+    X = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
+    y = np.array([1.0, 1.0])
+    np.testing.assert_allclose(dln.min_l2_interpolator(X, y), [1 / 3, 2 / 3, 1 / 3], rtol=1e-14)
+    np.testing.assert_allclose(dln.basis_pursuit(X, y), [0.0, 1.0, 0.0], atol=1e-9)
+    # a heavy weight on the middle coordinate moves the l1 solution to the outer ones
+    np.testing.assert_allclose(dln.basis_pursuit(X, y, weights=np.array([1.0, 5.0, 1.0])), [1.0, 0.0, 1.0], atol=1e-9)
+
+
+def test_implicit_bias_solution_small_and_large_alpha_limits():
+    X = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
+    y = np.array([1.0, 1.0])
+    np.testing.assert_allclose(dln.implicit_bias_solution(X, y, 1e3), [1 / 3, 2 / 3, 1 / 3], rtol=1e-5)
+    np.testing.assert_allclose(dln.implicit_bias_solution(X, y, 1e-5), [0.0, 1.0, 0.0], atol=1e-3)
+    beta, lam = dln.implicit_bias_solution(X, y, 0.5, return_multiplier=True)
+    np.testing.assert_allclose(X @ beta, y, rtol=1e-12)
+    np.testing.assert_allclose(beta, 0.25 * np.sinh(2 * X.T @ lam), rtol=1e-10)
+
+
+def test_support_ratio():
+    vals = np.array([[4.0, 2.0, 1.0, 1.0], [1.0, 1.0, 2.0, 4.0]])
+    sup = np.array([True, True, False, False])
+    np.testing.assert_allclose(dln.support_ratio(vals, sup), [3.0, 1 / 3], rtol=1e-15)
+    with pytest.raises(ValueError, match="boolean mask of shape"):
+        dln.support_ratio(vals, np.array([True, False]))
+    with pytest.raises(ValueError, match="at least one True and one False"):
+        dln.support_ratio(vals, np.zeros(4, bool))
