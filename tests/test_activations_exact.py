@@ -199,3 +199,12 @@ def test_get_activation_refusals():
     assert isinstance(act, npl.Activation) and act.fn is np.sin
     relu = npl.ReLU()
     assert npl.get_activation(relu) is relu and repr(relu) == "ReLU()"
+
+
+def test_correlation_tolerance_boundary_is_inclusive():
+    """Exactly 1 + 1e-12 (the documented slack) is accepted; the refusal names only what is beyond it."""
+    assert A._check_c(1.0 + 1e-12) == 1.0
+    assert A._check_c(-(1.0 + 1e-12)) == -1.0
+    with pytest.raises(ValueError) as info:
+        A._check_c(np.array([1.0 + 1e-12, 2.0]))
+    assert str(info.value).endswith("got [2.0]")

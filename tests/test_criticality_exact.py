@@ -260,3 +260,31 @@ def test_finite_width_defaults_and_refusals():
             npl.finite_width_log_variance_moments(None, depth=bad)
     with pytest.raises(ValueError, match="width"):
         npl.finite_width_log_variance_moments(None, width=0)
+
+
+def test_boundaries_of_the_refusals():
+    # phi(0) = 1e-14 exactly is still "zero"
+    assert np.isfinite(npl.critical_sigma_w2(None, npl.Activation(lambda x: np.tanh(x) + 1e-14)))
+    # sigma_w2 below one is valid on the general path
+    c = npl.correlation_fixed_point(npl.Dropout(0.8), sigma_w2=0.5, sigma_b2=0.5)
+    assert c == pytest.approx(float(npl.correlation_map(c, 0.5, 0.5, npl.Dropout(0.8))), rel=1e-12)
+    # the default bias of variance_depth_scale is zero on the quadrature path too
+    assert npl.variance_depth_scale(1.5, noise=None, activation="tanh") == npl.variance_depth_scale(1.5, 0.0, None, "tanh")
+
+
+def test_overflow_depth_linear_growth_in_half_precision():
+    kmax, _ = C._float_limits("float16")
+    L = npl.overflow_depth(2.0, npl.AdditiveGaussianNoise(1.0), q0=1.0, dtype="float16")
+    assert L == pytest.approx((kmax - 1.0) / 2.0, rel=1e-14)
+    assert math.ceil(L) == _first_depth_beyond(1.0, 2.0, 1.0, kmax, True)
+
+
+def test_underflow_depth_with_a_tiny_bias():
+    """r = 1/2 and beta = 1e-40: the variance settles at q* = 2e-40, below float32's smallest normal,
+    so it underflows after ln((tiny - q*)/(q0 - q*))/ln r layers."""
+    sb = 1e-40
+    kmax, ktiny = C._float_limits("float32")
+    L = npl.overflow_depth(1.0, None, q0=1.0, sigma_b2=sb)
+    qstar = sb / 0.5
+    assert L == pytest.approx(math.log((ktiny - qstar) / (1.0 - qstar)) / math.log(0.5), rel=1e-14)
+    assert math.ceil(L) == _first_depth_beyond(0.5, sb, 1.0, ktiny, False)

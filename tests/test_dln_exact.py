@@ -345,3 +345,62 @@ def test_support_ratio():
         dln.support_ratio(vals, np.array([True, False]))
     with pytest.raises(ValueError, match="at least one True and one False"):
         dln.support_ratio(vals, np.zeros(4, bool))
+
+
+def test_support_equal_to_dimension_is_allowed():
+    d = dln.make_sparse_regression(3, 4, 4, target="signs", seed=0)
+    assert d.beta_star.tolist() == [1.0, -1.0, 1.0, -1.0]
+
+
+def test_batch_size_refusal_lists_the_bad_sizes():
+    with pytest.raises(ValueError, match=r"got \[0, 9\]"):
+        dln.train_dln(X1, Y1, np.array([0.1, 0.1, 0.1]), 0.1, batch_size=np.array([0, 1, 9]), seed=0)
+
+
+def test_stop_rtol_is_checked_every_eight_steps():
+    level = 1e-3
+    run = dln.train_dln(X1, Y1, 0.2, 0.5, n_steps=5000, stop_rtol=level)
+    full = dln.train_dln(X1, Y1, 0.2, 0.5, n_steps=run.n_steps + 16)
+    first = int(np.argmax(full.loss <= level * full.initial_loss))
+    assert run.n_steps % 8 == 0 and first <= run.n_steps < first + 8
+    assert run.final_loss <= level * run.initial_loss
+
+
+def test_divergence_stops_the_loss_sum():
+    run = dln.train_dln(X1, Y1, np.array([0.05, 50.0]), 1.0, n_steps=40, diverge_factor=10.0)
+    k = int(run.diverged_step[1])
+    assert run.loss_sum[1] == pytest.approx(np.sum(run.loss[1, :k]), rel=1e-13)
+    assert run.loss_sum[0] == pytest.approx(np.sum(run.loss[0, :40]), rel=1e-13)
+
+
+def test_runs_on_a_stack_of_datasets_know_their_dataset():
+    Xs = np.stack([X1, 2.0 * X1])
+    ys = np.stack([Y1, Y1])
+    run = dln.train_dln(Xs, ys, 0.05, 0.3, n_steps=20)
+    assert run.run_shape == (2,) and run.dataset_index.tolist() == [0, 1]
+    for i in range(2):
+        single = dln.train_dln(Xs[i], ys[i], 0.05, 0.3, n_steps=20)
+        assert run.sharpness(Xs, ys)[i] == pytest.approx(single.sharpness(Xs[i], ys[i]), rel=1e-12)
+    with pytest.raises(ValueError, match="the design matrix"):
+        run.sharpness(Xs[:1], ys[:1])
+
+
+def test_predicted_beta_of_a_single_converged_run():
+    X = np.array([[1.0, 1.0, 0.0], [0.0, 1.0, 1.0]])
+    y = np.array([1.0, 1.0])
+    run = dln.train_dln(X, y, 0.1, 0.5, n_steps=20_000, stop_rtol=1e-24)
+    assert run.converged
+    pred = run.predicted_beta(X, y)
+    assert pred.shape == (3,)
+    np.testing.assert_allclose(pred, run.beta, rtol=1e-6, atol=1e-9)
+    short = dln.train_dln(X, y, 0.1, 0.5, n_steps=3)
+    assert np.isnan(short.predicted_beta(X, y)).all()
+
+
+def test_largest_convergent_stepsize_on_a_two_point_grid():
+    res = dln.largest_convergent_stepsize(X1, Y1, 0.5, grid=np.array([0.05, 100.0]), n_steps=2000)
+    assert res.gamma_max == 0.05 and res.found
+    assert res.converged.tolist() == [True, False] and res.diverged.tolist() == [False, True]
+    assert res.loss_ratio[1] == math.inf and res.loss_ratio[0] <= 1e-3
+    default = dln.largest_convergent_stepsize(X1, Y1, 0.5, n_steps=50)
+    np.testing.assert_array_equal(default.grid, np.geomspace(1e-3, 1e2, 24))

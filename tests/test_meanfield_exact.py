@@ -154,3 +154,27 @@ def test_iterate_correlation_map_with_and_without_evolving_length():
         q = q / 2 + 0.5
         assert cs[l] == pytest.approx(c, **EXACT)
     assert npl.iterate_correlation_map(np.array([0.1, 0.5]), 2, noise=npl.Dropout(0.5)).shape == (3, 2)
+
+
+def test_covariance_map_small_variances_and_the_slack_of_the_bound():
+    # lengths below one: c = q_ab/sqrt(q_a q_b) still
+    a, b, ab = npl.covariance_map(0.25, 0.16, 0.1, 1.0)
+    assert ab == pytest.approx(0.5 * 0.2 * R(0.5), **EXACT)
+    # the rounding slack is 1e-12 relative: 1.5e-12 beyond the bound is refused
+    with pytest.raises(ValueError, match="Cauchy-Schwarz"):
+        npl.covariance_map(4.0, 9.0, 6.0 * (1 + 1.5e-12), 1.0)
+
+
+def test_covariance_map_error_points_at_the_first_violation():
+    # entry 0 sits exactly on the bound (allowed), entry 1 is beyond it
+    with pytest.raises(ValueError) as info:
+        npl.covariance_map(np.array([1.0, 2.0]), 4.0, np.array([2.0, 3.0]), 1.0)
+    assert "q_ab = 3.0 with q_a = 2.0, q_b = 4.0" in str(info.value)
+    with pytest.raises(ValueError) as info:
+        npl.covariance_map(np.array([1.0, 2.0]), 4.0, np.array([1.5, 3.0]), 1.0)
+    assert "q_ab = 3.0 with q_a = 2.0" in str(info.value)
+
+
+def test_iterate_correlation_map_accepts_small_input_lengths():
+    cs = npl.iterate_correlation_map(0.1, 1, 1.0, 0.5, q0=0.5)
+    assert cs[1] == pytest.approx((0.25 * R(0.1) + 0.5) / (0.25 + 0.5), **EXACT)

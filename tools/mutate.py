@@ -59,8 +59,9 @@ How a mutant is run
    exit 1: killed. The parent enforces the timeout (a timeout counts as killed, as in mutmut).
    A mutant whose line no test executes is a survivor ("no tests").
 3. Results are appended to ``.mutation/results.jsonl``, keyed by the mutant, the source of its
-   function and the contents of the test files it ran; an interrupted run resumes, and a change of
-   the code or of the relevant tests reruns exactly the mutants it can affect.
+   top-level function or class and the contents of the test files it ran; an interrupted run resumes,
+   and a change of the code or of the relevant tests reruns the mutants it can affect, except that a
+   kill stands while the killing test still exists and still executes the mutated line.
 
 Hypothesis runs with the ``mutate`` profile: derandomised (the same examples in the coverage run
 and in every mutant), no example database (failing examples of mutants must not leak into
@@ -776,8 +777,8 @@ class MutatePlugin:
 
 
 def _reuse_kills(plan: Plan, results: dict):
-    """A mutant killed by test T stays killed while its function and T's file are unchanged and T is still
-    selected: new tests elsewhere then rerun only the survivors."""
+    """A mutant killed by test T stays killed while its function is unchanged and T still exists and is still
+    selected for it: new tests then rerun only the survivors (``--fresh`` reruns everything)."""
     by_key = {}
     for r in results.values():
         if r["status"] == "killed" and r.get("killer_hash"):
@@ -786,7 +787,7 @@ def _reuse_kills(plan: Plan, results: dict):
         if fp in results:
             continue
         r = by_key.get((m.key(), m.src_hash))
-        if r and r["killer"] in chosen and plan.file_hash.get(r["killer"].split("::")[0]) == r["killer_hash"]:
+        if r and r["killer"] in chosen:
             results[fp] = dict(r, fp=fp, reused=True)
 
 
