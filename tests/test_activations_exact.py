@@ -15,7 +15,12 @@ import torch
 import noisyprop_lib as npl
 from noisyprop_lib import activations as A
 
-mpmath.mp.dps = 50
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """mpmath at 50 digits inside these tests only (the global precision is left alone)."""
+    with mpmath.workdps(50):
+        yield
 
 
 def _r_mp(c):
@@ -184,9 +189,8 @@ def test_tanh_second_moment_slope_against_stein_by_mpmath():
         d = 1 - t * t
         return (d * d + t * (-2 * t * d)) * mpmath.exp(-z * z / 2) / mpmath.sqrt(2 * mpmath.pi)
 
-    mpmath.mp.dps = 30
-    ref = mpmath.quad(integrand, [-mpmath.inf, 0, mpmath.inf])
-    mpmath.mp.dps = 50
+    with mpmath.workdps(30):
+        ref = mpmath.quad(integrand, [-mpmath.inf, 0, mpmath.inf])
     assert npl.Tanh().second_moment_slope(q) == pytest.approx(float(ref), rel=1e-12)
 
 

@@ -16,7 +16,12 @@ import pytest
 import noisyprop_lib as npl
 from noisyprop_lib import criticality as C
 
-mpmath.mp.dps = 50
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """mpmath at 50 digits inside these tests only (the global precision is left alone)."""
+    with mpmath.workdps(50):
+        yield
 
 
 def _fixed_point_mp(kappa, a):

@@ -14,7 +14,12 @@ import pytest
 
 from noisyprop_lib import dln
 
-mpmath.mp.dps = 50
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """mpmath at 50 digits inside these tests only (the global precision is left alone)."""
+    with mpmath.workdps(50):
+        yield
 
 
 def mp_q(x):
