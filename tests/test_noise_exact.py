@@ -153,3 +153,11 @@ GAMMA_STREAM = {
 def test_gamma_sampler_stream_is_stable(k):
     x = npl.GammaNoise(k).sample((6,), generator=torch.Generator().manual_seed(2018), dtype=torch.float64)
     assert np.allclose(x.numpy(), GAMMA_STREAM[k], rtol=1e-13, atol=0)
+
+
+def test_moment_of_scalar_noise_is_a_float():
+    """Scalars in, scalars out: a scalar law's moment is a Python float, an array law's an array."""
+    m = npl.Dropout(0.5).moment(2)
+    assert type(m) is float and m == 2.0
+    assert type(npl.NoNoise().moment(3)) is float
+    assert isinstance(npl.Dropout(np.array([0.5])).moment(2), np.ndarray)
