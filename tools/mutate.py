@@ -35,6 +35,11 @@ Mutation operators
   ``in`` <-> ``not in``;
 * boolean operators ``and`` <-> ``or``; unary ``-``, ``not`` and ``~`` removed.
 
+Equivalent mutants (a change that cannot alter a result at double precision: a chunk size, a finer
+quadrature rule, a series term below one ulp, an iteration cap that is never reached) are listed in
+``EQUIVALENT`` below, each with its reason; they are not run, not scored, and printed with
+``--survivors``. Where a whole line is equivalent, ``# pragma: no mutate`` (with a reason) does the same.
+
 Not mutated: docstrings and every string, type annotations, decorators, f-strings, the exception
 raised by a ``raise`` statement and the arguments of ``warnings.warn`` (message construction; the
 condition that leads to the raise *is* mutated), lines marked ``# pragma: no mutate`` (each with its
@@ -62,6 +67,11 @@ How a mutant is run
    top-level function or class and the contents of the test files it ran; an interrupted run resumes,
    and a change of the code or of the relevant tests reruns the mutants it can affect, except that a
    kill stands while the killing test still exists and still executes the mutated line.
+
+Which tests: every file of ``tests/`` except the book, notebook and browser checks (subprocesses) and,
+unless ``--all-tests``, the slow simulation and training files (``SLOW_TEST_FILES``); per mutant at most
+``--max-test-seconds`` of them, fastest first. The score is therefore a lower bound on what the whole
+suite kills.
 
 Hypothesis runs with the ``mutate`` profile: derandomised (the same examples in the coverage run
 and in every mutant), no example database (failing examples of mutants must not leak into
