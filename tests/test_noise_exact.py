@@ -161,3 +161,30 @@ def test_moment_of_scalar_noise_is_a_float():
     assert type(m) is float and m == 2.0
     assert type(npl.NoNoise().moment(3)) is float
     assert isinstance(npl.Dropout(np.array([0.5])).moment(2), np.ndarray)
+
+
+@pytest.mark.parametrize(
+    "nz",
+    [npl.UniformNoise(0.5), npl.PoissonNoise(3.0), npl.GammaNoise(2.0), npl.LaplaceNoise(0.5), npl.GaussianDropout(0.6),
+     npl.AdditiveLaplaceNoise(0.5)],
+)
+def test_numeric_sympy_laws_have_the_exact_moments(nz):
+    rv = nz.sympy_rv()
+    assert float(sp.stats.E(rv)) == pytest.approx(float(nz.mu1), rel=1e-14, abs=1e-15)
+    assert float(sp.stats.E(rv**2)) == pytest.approx(float(nz.mu2), rel=1e-14)
+
+
+def test_samplers_consume_exactly_their_draws():
+    """A sample uses a fixed number of the generator's numbers (Laplace: two uniforms per value), so the
+    draws that follow it are reproducible too."""
+    g = gen(5)
+    npl.LaplaceNoise(0.5).sample((4, 3), generator=g, dtype=torch.float64)
+    ref = gen(5)
+    torch.rand((2, 4, 3), generator=ref, dtype=torch.float64)
+    assert torch.equal(torch.rand(5, generator=g, dtype=torch.float64), torch.rand(5, generator=ref, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("nz", [npl.GammaNoise(2.0), npl.GammaNoise(0.5), npl.LaplaceNoise(0.5), npl.PoissonNoise(2.0)])
+def test_scalar_shape_samples(nz):
+    x = nz.sample((), generator=gen(1), dtype=torch.float64)
+    assert x.shape == () and torch.isfinite(x)
