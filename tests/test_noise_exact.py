@@ -188,3 +188,10 @@ def test_samplers_consume_exactly_their_draws():
 def test_scalar_shape_samples(nz):
     x = nz.sample((), generator=gen(1), dtype=torch.float64)
     assert x.shape == () and torch.isfinite(x)
+
+
+@pytest.mark.parametrize("k, total", [(0.5, 4954.561264878825), (3.0, 4998.250274371532)])
+def test_gamma_sampler_stream_sum_over_rejection_rounds(k, total):
+    """5000 draws need several rejection rounds; every value is filled (the sum is that of the stream)."""
+    x = npl.GammaNoise(k).sample((5000,), generator=torch.Generator().manual_seed(2018), dtype=torch.float64)
+    assert x.sum().item() == pytest.approx(total, rel=1e-13) and (x > 0).all()
