@@ -1,7 +1,8 @@
 """The Colab notebooks (chapters/ch*.ipynb) are generated from the MyST chapters by tools/colab_notebooks.py.
 
 Fast tests (``make test``): every chapter of ``_toc.yml`` has a notebook that is valid nbformat, reads
-cleanly (no raw MyST), installs the library from the one repository URL, has no outputs, and is up to
+cleanly (no raw MyST), installs the library release the book belongs to (``v<version>`` of
+``pyproject.toml``) from the one repository URL, folds its solutions, has no outputs, and is up to
 date with its chapter (re-rendered from the glued values stored in the notebook, so the check needs no
 execution and does not depend on the machine's last digits). The converter itself is tested on a
 one-chapter book.
@@ -71,6 +72,45 @@ def test_repository_url_is_defined_once():
         for line in md.read_text().splitlines():
             if "pip install" in line and "git+" in line:
                 assert f"git+{url}\"" in line, f"{md.name}: install cell does not use {url}"
+
+
+def test_install_cell_pins_the_release_of_the_book():
+    """Not the default branch (issue 15): the tag v<version>, the version in pyproject.toml and the library's own."""
+    import noisyprop_lib
+
+    assert C.project_version(ROOT) == noisyprop_lib.__version__
+    assert C.release_tag(ROOT) == f"v{noisyprop_lib.__version__}"
+    line = C.install_source(ROOT).splitlines()[-1]
+    assert line == f'%pip install --quiet "noisyprop_lib @ git+{C.repository_url(ROOT)}@v{noisyprop_lib.__version__}"'
+
+
+def test_launch_buttons_only_where_there_is_a_notebook(tmp_path):
+    """The reproduce page (a MyST notebook without a generated .ipynb) got a Colab button pointing at its .md."""
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    import page_assets
+
+    assert page_assets.has_notebook(CHAPTERS[0])
+    assert not page_assets.has_notebook(ROOT / "book" / "reproduce.md")
+    (tmp_path / "page.md").write_text("# page")
+
+    class Env:
+        all_docs = {"page": 0}
+
+        def doc2path(self, name):
+            return str(tmp_path / f"{name}.md")
+
+    class App:
+        env = Env()
+
+    launch = {"type": "group", "label": "launch-buttons", "buttons": [{"text": "Colab", "url": "https://colab.research.google.com/github/o/r/blob/main/page.md"}]}
+    other = {"type": "group", "label": "download-buttons", "buttons": []}
+    context = {"header_buttons": [other, launch]}
+    page_assets._drop_launch_buttons_without_notebook(App(), "page", "page.html", context, None)
+    assert context["header_buttons"] == [other]
+    (tmp_path / "page.ipynb").write_text("{}")
+    context = {"header_buttons": [other, launch]}
+    page_assets._drop_launch_buttons_without_notebook(App(), "page", "page.html", context, None)
+    assert context["header_buttons"] == [other, launch]
 
 
 def test_launch_buttons_find_the_notebooks():
@@ -198,6 +238,7 @@ def tiny_book(tmp_path):
             chapters:
               - file: chapters/ch01_tiny
         """))
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "tiny"\nversion = "0.0.1"\n')
     (tmp_path / "book" / "references.bib").write_text(BIB)
     (tmp_path / "book" / "intro.md").write_text("# Preface\n\nHello.\n")
     (tmp_path / "chapters" / "ch01_tiny.md").write_text(CHAPTER)
@@ -228,10 +269,11 @@ def test_converter_renders_myst_as_plain_markdown(tiny_book):
     assert "> **Note**\n>\n> A note with `code`." in md
     assert "*Fig. 1.1: A tiny figure.*" in md
     assert "> **Exercise 1.1**\n>\n> Do it." in md
-    assert "> **Solution to Exercise 1.1**\n>\n> Done." in md
+    assert "<details>\n<summary><b>Solution to Exercise 1.1</b></summary>\n\nDone.\n\n</details>" in md
     assert "(sec-tiny)=" not in md
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert "git+https://github.com/noisyprop/noisyprop" in code[0].source
+    assert code[0].source.endswith('"noisyprop_lib @ git+https://github.com/noisyprop/noisyprop@v0.0.1"')
+    assert code[-1].metadata["jupyter"] == {"source_hidden": True}   # the solution's code cell
     assert [c.source for c in code[1:]] == [
         'from noisyprop_lib.glue import glue\nglue("tiny_x", 0.123456)\nglue("tiny_n", 7)',
         'print("figure")', "print(1)"]
@@ -364,3 +406,37 @@ def test_converter_renders_tables_and_dropdowns(tiny_book):
     text = _markdown(C.render(md, GLUE, root=tiny_book))
     assert "**Sizes**\n\n| name | value |\n|---|---|\n| width | $1000$ |" in text
     assert "> **More**\n>\n> Hidden text." in text
+
+
+def test_solutions_are_folded_and_markdown_renders_inside(tiny_book):
+    """In Colab a solution is a collapsed <details> element (issue 15); Markdown and math inside still render."""
+    from markdown_it import MarkdownIt
+
+    md = tiny_book / "chapters" / "ch01_tiny.md"
+    md.write_text(CHAPTER.replace("Done.\n\n```{code-cell} ipython3\nprint(1)\n```\n",
+                                  "Done with **care** and $x^2$:\n\n- a\n- b\n\n```{code-cell} ipython3\nprint(1)\n```\n\nThen more.\n"))
+    nb = C.render(md, GLUE, root=tiny_book)
+    assert C.raw_myst(nb) == []
+    cells = [c for c in nb.cells if "Solution to Exercise 1.1" in c.source]
+    assert len(cells) == 2
+    first, cont = cells[0].source, cells[1].source
+    assert first.count("<details>") == first.count("</details>") == 1 and first.rstrip().endswith("</details>")
+    assert "<summary><b>Solution to Exercise 1.1 (continued)</b></summary>\n\nThen more.\n\n</details>" in cont
+    html = MarkdownIt("commonmark", {"html": True}).render(first[first.index("<details>"):])
+    assert "<p>Done with <strong>care</strong> and $x^2$:</p>" in html and "<li>a</li>" in html
+    assert html.rstrip().endswith("</details>")
+    # the code cell between the two parts is the solution's: folded where the front end honours it
+    k = nb.cells.index(cells[0])
+    assert nb.cells[k + 1].cell_type == "code" and nb.cells[k + 1].metadata["jupyter"] == {"source_hidden": True}
+    # a solution-end right after the code cell opens no empty <details>
+    md.write_text(CHAPTER)
+    nb = C.render(md, GLUE, root=tiny_book)
+    assert sum("<details>" in c.source for c in nb.cells) == 1
+
+
+def test_every_chapter_notebook_folds_its_solutions():
+    for md in CHAPTERS:
+        nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert text.count("<details>") == text.count("</details>") >= md.read_text().count("{solution-start}"), md.name
+        assert "**Solution to" not in text, md.name

@@ -5,8 +5,8 @@ Serves ``_build/html`` on localhost and opens every page in headless Chromium (D
 or uncaught exceptions, no failed request; MathJax has finished (``MathJax.startup.promise``), every
 math element is typeset and none has an error (``mjx-merror``); every image loaded with a non-zero
 natural size; every internal link points to an existing file and, if it has one, an existing anchor;
-on chapter pages the Colab launch button opens the chapter's notebook in the repository. A
-full-page screenshot of each page goes to ``_build/screenshots/``.
+on chapter pages the Colab launch button opens the chapter's notebook in the repository, and no other
+page has one. A full-page screenshot of each page goes to ``_build/screenshots/``.
 """
 from __future__ import annotations
 
@@ -150,10 +150,13 @@ def page_problems(browser, server: str, site: Path, page_path: str, screenshot: 
         elif parsed.fragment and target.suffix == ".html" and unquote(parsed.fragment) not in anchors(target):
             problems.append(f"missing anchor: {href}")
 
+    colab = page.eval_on_selector_all("a[href*='colab.research.google.com']", "els => els.map(e => e.href)")
+    if not re.fullmatch(r"chapters/ch[^/]*\.html", page_path) and colab:
+        # e.g. book/reproduce.md is a MyST notebook without a generated .ipynb: Colab cannot open the .md
+        problems.append(f"Colab launch button {colab} on a page without a notebook")
     if re.fullmatch(r"chapters/ch[^/]*\.html", page_path):
         notebook = page_path[:-len(".html")] + ".ipynb"
         repo = urlparse(_repository_url()).path.strip("/")
-        colab = page.eval_on_selector_all("a[href*='colab.research.google.com']", "els => els.map(e => e.href)")
         expected = f"https://colab.research.google.com/github/{repo}/blob/main/{notebook}"
         if colab != [expected]:
             problems.append(f"Colab launch button {colab}, expected [{expected}]")

@@ -18,8 +18,24 @@ myst-nb runs:
   of ``book/references.bib``; ``{ref}``, ``{numref}``, ``{eq}``, ``{prf:ref}``
   and ``{doc}`` become the text the book shows, linked to the rendered book
   when the target is on another page; labels ``(name)=`` are dropped;
-* outputs are empty, and the first code cell installs the library from the
-  repository named once, in ``_config.yml`` (``repository.url``).
+* solutions are folded: each one is a collapsed HTML ``<details>`` element
+  whose ``<summary>`` names it ("Solution to Exercise 5.2"), with a blank line
+  after the summary so that the Markdown and math inside still render in
+  Jupyter and Colab; a code cell inside a solution stays a code cell (its
+  input is marked ``source_hidden``, which JupyterLab and Notebook 7 fold), and
+  the prose after it is folded in a second element "(continued)";
+* outputs are empty, and the first code cell installs the library **release the
+  book belongs to**: ``git+<repository>@v<version>``, with the repository named
+  once in ``_config.yml`` (``repository.url``) and ``<version>`` read from
+  ``pyproject.toml`` when the notebook is generated (a test checks that it equals
+  ``noisyprop_lib.__version__``). Pinning the release, not the default branch,
+  makes a notebook install the library it was generated with, once that release
+  is tagged: the book is released together with its library (``CHANGELOG.md``),
+  by tagging the commit that contains these notebooks ``v<version>``. A commit
+  hash cannot serve: the notebook is committed after the commit it would name,
+  possibly with library changes. A version bump changes every install cell, and
+  ``make test`` fails until the notebooks are regenerated
+  (``--no-execute`` suffices).
 
 Anything the converter does not know raises :class:`UnsupportedMyST`, so a new
 directive in a chapter cannot slip into Colab as raw markup.
@@ -88,9 +104,29 @@ def book_url(root: Path = ROOT) -> str:
     return book_config(root).get("html", {}).get("baseurl", "").rstrip("/")
 
 
+def project_version(root: Path = ROOT) -> str:
+    """The library's version, ``project.version`` in ``pyproject.toml`` (the release the book belongs to)."""
+    text = (root / "pyproject.toml").read_text()
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        m = re.search(r'(?ms)^\[project\]\s*$.*?^version\s*=\s*"([^"]+)"', text)
+        if not m:
+            raise ValueError("pyproject.toml has no project.version") from None
+        return m.group(1)
+    return tomllib.loads(text)["project"]["version"]
+
+
+def release_tag(root: Path = ROOT) -> str:
+    """The git tag of the release the notebooks install: ``v<version>``."""
+    return f"v{project_version(root)}"
+
+
 def install_source(root: Path = ROOT) -> str:
-    return ("# Google Colab (or any fresh environment): install the companion library from the book's repository.\n"
-            f'%pip install --quiet "noisyprop_lib @ git+{repository_url(root)}"')
+    tag = release_tag(root)
+    return (f"# Google Colab (or any fresh environment): install the companion library, release {tag}, the one this\n"
+            "# notebook was generated with, from the book's repository.\n"
+            f'%pip install --quiet "noisyprop_lib @ git+{repository_url(root)}@{tag}"')
 
 
 def toc_documents(root: Path = ROOT) -> list[tuple[str, bool]]:
@@ -395,11 +431,23 @@ class Context:
     repo_url: str
     counters: dict = field(default_factory=dict)
     gated: list = field(default_factory=list)    # open exercise-start / solution-start blocks
+    solution_heads: list = field(default_factory=list)  # summaries of the open solution-start blocks
+    details_open: bool = False   # a <details> element of a gated solution is open in the current cell
+    details_count: int = 0       # how many <details> the innermost open solution has had (0: none yet)
+
+    @property
+    def in_solution(self) -> bool:
+        return bool(self.gated) and self.gated[-1] == "solution-start"
 
     def next_number(self, kind):
         self.counters[kind] = self.counters.get(kind, 0) + 1
         n = self.index.chapter_number.get(self.doc)
         return f"{n}.{self.counters[kind]}" if n else str(self.counters[kind])
+
+
+def _details_open(summary: str) -> list[str]:
+    """The opening of a collapsed ``<details>`` element; the blank line lets Markdown render inside it."""
+    return ["<details>", f"<summary><b>{summary}</b></summary>", ""]
 
 
 def _quote(text: str) -> str:
@@ -556,6 +604,8 @@ class Converter:
                 raise UnsupportedMyST(f"{self.ctx.doc}: stray closing fence {line.strip()!r}")
             out.extend(self._gate([self.inline(line)]))
             i += 1
+        if self.ctx.details_open:      # a gated solution continues in the next cell: close this part here
+            out.extend(self._close_details())
         text = "\n".join(out)
         text = re.sub(r"\n{3,}", "\n\n", text).strip("\n")
         return text
@@ -563,7 +613,18 @@ class Converter:
     def _gate(self, lines):
         if not self.ctx.gated:
             return lines
+        if self.ctx.in_solution:
+            if self.ctx.details_open or not any(ln.strip() for ln in lines):
+                return lines
+            head = self.ctx.solution_heads[-1] + (" (continued)" if self.ctx.details_count else "")
+            self.ctx.details_open = True
+            self.ctx.details_count += 1
+            return _details_open(head) + lines
         return [("> " + ln).rstrip() for ln in lines]
+
+    def _close_details(self):
+        self.ctx.details_open = False
+        return ["", "</details>"]
 
     def body(self, lines):
         saved, self.ctx.gated = self.ctx.gated, []
@@ -610,7 +671,13 @@ class Converter:
                 head = f"**{number}**" + (f" ({self.inline(arg)})" if arg else "")
             else:
                 t = self.ctx.index.labels.get(arg.strip())
-                head = f"**Solution to {t.text}**" if t else "**Solution**"
+                summary = f"Solution to {t.text}" if t else "Solution"
+                if name == "solution-start":        # folded by _gate, cell by cell, until solution-end
+                    self.ctx.gated.append(name)
+                    self.ctx.solution_heads.append(summary)
+                    self.ctx.details_open, self.ctx.details_count = False, 0
+                    return None
+                return "\n".join(_details_open(summary) + [self.body(body)] + ["", "</details>"])
             if name.endswith("-start"):
                 self.ctx.gated.append(name)
                 return None if not head else head + "\n"   # quoted by _gate until the matching -end
@@ -618,7 +685,11 @@ class Converter:
         if name in ("exercise-end", "solution-end"):
             if not self.ctx.gated:
                 raise UnsupportedMyST(f"{self.ctx.doc}: {{{name}}} without a matching start")
-            self.ctx.gated.pop()
+            closing = self.ctx.gated.pop()
+            if closing == "solution-start":
+                self.ctx.solution_heads.pop()
+                if self.ctx.details_open:
+                    return "\n".join(self._close_details())
             return ""
         if name in ADMONITIONS:
             title = ADMONITIONS[name] if ADMONITIONS[name] else arg
@@ -707,6 +778,8 @@ def render(md_path: Path, glue: dict | None, root: Path = ROOT, index: BookIndex
             cells.append(nbformat.v4.new_code_cell(install_source(root), metadata={"tags": list(INSTALL_TAGS)}))
             install_done = True
         meta = {"tags": tags} if tags else {}
+        if ctx.in_solution:      # a solution's code: folded where the front end honours it (JupyterLab, Notebook 7)
+            meta["jupyter"] = {"source_hidden": True}
         cells.append(nbformat.v4.new_code_cell(cell.source, metadata=meta))
         fig = (cell.metadata.get("mystnb") or {}).get("figure")
         if fig:
