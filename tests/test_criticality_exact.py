@@ -27,7 +27,7 @@ def _fifty_digits():
 def _fixed_point_mp(kappa, a):
     """c* solving K(c)/kappa = c for the leaky kernel K(c) = (2ac + (1-a)^2 R(c))/(1+a^2), and chi = K'(c*)/kappa."""
     a = mpmath.mpf(a)
-    kappa = mpmath.mpf(kappa)
+    kappa = mpmath.mpf(kappa) if not isinstance(kappa, mpmath.mpf) else kappa
 
     def K(c):
         r = (mpmath.sqrt(1 - c * c) + (mpmath.pi - mpmath.acos(c)) * c) / mpmath.pi
@@ -293,3 +293,55 @@ def test_underflow_depth_with_a_tiny_bias():
     qstar = sb / 0.5
     assert L == pytest.approx(math.log((ktiny - qstar) / (1.0 - qstar)) / math.log(0.5), rel=1e-14)
     assert math.ceil(L) == _first_depth_beyond(0.5, sb, 1.0, ktiny, False)
+
+
+def test_more_boundaries_and_defaults():
+    with pytest.raises(ValueError, match=r"phi\(0\)"):
+        npl.critical_sigma_w2(None, npl.Activation(lambda x: np.tanh(x) + 1.5e-14))
+    # defaults: no bias, q0 = 1
+    assert npl.variance_fixed_point(1.0) == 0.0
+    assert npl.variance_fixed_point(2.0) == 1.0
+    # additive noise with Var = 1/4: q* = (sigma_w2 Var + sigma_b2)/(1 - sigma_w2/2)
+    assert npl.variance_fixed_point(1.0, 0.5, npl.AdditiveGaussianNoise(0.5)) == pytest.approx(1.5, rel=1e-15)
+    assert npl.variance_depth_scale(0.5, 0.0, npl.Dropout(0.5)) == pytest.approx(-1 / math.log(0.5), rel=1e-14)
+    assert npl.gradient_depth_scale(1.5, noise=None, activation="tanh") == npl.gradient_depth_scale(1.5, 0.0, None, "tanh")
+
+
+def test_variance_fixed_point_quadrature_path_small_fixed_point():
+    """q* ~ 2e-4 (tanh, sigma_w2 = 1/2, sigma_b2 = 1e-4): the relative tolerance holds there too."""
+    q = npl.variance_fixed_point(0.5, 1e-4, None, "tanh")
+    assert 1e-4 < q < 1e-3
+    assert q == pytest.approx(npl.variance_map(q, 0.5, 1e-4, None, "tanh"), rel=1e-12)
+
+
+def test_chi1_quadrature_form_with_a_non_unit_noise_mean():
+    p = 0.9
+    q = npl.variance_fixed_point(1.5, 0.1, npl.PlainDropout(p), "tanh")
+    d2 = npl.Tanh().derivative_second_moment(q)
+    assert npl.chi1(1.5, 0.1, npl.PlainDropout(p), "tanh") == pytest.approx(1.5 * p * p * d2, rel=1e-10)
+
+
+def test_depth_scale_at_tiny_noise_against_50_digits():
+    """Gaussian noise with std 1e-6: chi = 1 - O(1e-8), where -1/ln(chi) needs the accurate 1 - chi."""
+    nz = npl.GaussianNoise(1e-6)
+    _, chi_ref = _fixed_point_mp(1 + mpmath.mpf(float(nz.relative_variance)), 0.0)  # kappa without rounding
+    assert npl.depth_scale(nz) == pytest.approx(float(-1 / mpmath.log(chi_ref)), rel=1e-12)
+
+
+def test_overflow_depth_more_branches():
+    kmax, ktiny = C._float_limits("float32")
+    # linear growth with beta below one: q^l = q0 + l/2
+    assert npl.overflow_depth(2.0, npl.AdditiveGaussianNoise(0.5), q0=1.0) == pytest.approx((kmax - 1.0) / 0.5, rel=1e-14)
+    # q0 exactly at the smallest normal: already there, nothing to report
+    assert npl.overflow_depth(1.0, None, q0=ktiny) == math.inf
+    # growth with a bias in half precision, where the shift beta/(r - 1) is not negligible
+    h_max, _ = C._float_limits("float16")
+    L = npl.overflow_depth(2.4, npl.Dropout(0.8), q0=1.0, dtype="float16", sigma_b2=1000.0)
+    shift = 1000.0 / (2.4 / 0.8 / 2 - 1.0)
+    assert L == pytest.approx(math.log((h_max + shift) / (1.0 + shift)) / math.log(1.5), rel=1e-13)
+    assert math.ceil(L) == _first_depth_beyond(1.5, 1000.0, 1.0, h_max, True)
+    # underflow from just above the smallest normal, towards q* = tiny/2
+    sb = 0.25 * ktiny
+    L = npl.overflow_depth(1.0, None, q0=4 * ktiny, sigma_b2=sb)
+    qstar = 0.5 * ktiny
+    assert L == pytest.approx(math.log((ktiny - qstar) / (4 * ktiny - qstar)) / math.log(0.5), rel=1e-13)

@@ -432,3 +432,8 @@ def test_track_sgf_with_two_examples():
     run = dln.train_dln(X, y, 0.1, 0.5, batch_size=1, n_steps=1, seed=0, track_sgf=True)
     m2 = (y**2) @ (X**2) / 2
     np.testing.assert_allclose(run.cond_step_sq_sum, 0.01 * m2, rtol=1e-14)
+
+
+def test_population_second_moment_defaults_and_small_std():
+    np.testing.assert_array_equal(dln.population_second_moment(3), np.eye(3))
+    np.testing.assert_array_equal(dln.population_second_moment(2, std=0.5), 0.25 * np.eye(2))

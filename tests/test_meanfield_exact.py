@@ -178,3 +178,11 @@ def test_covariance_map_error_points_at_the_first_violation():
 def test_iterate_correlation_map_accepts_small_input_lengths():
     cs = npl.iterate_correlation_map(0.1, 1, 1.0, 0.5, q0=0.5)
     assert cs[1] == pytest.approx((0.25 * R(0.1) + 0.5) / (0.25 + 0.5), **EXACT)
+
+
+def test_covariance_map_error_finds_a_small_first_violation():
+    # entry 0 exceeds its bound by 1.5e-12 relative (a violation), entry 1 by far more: entry 0 is reported
+    qab = np.array([2.0 * (1 + 1.5e-12), 3.0])
+    with pytest.raises(ValueError) as info:
+        npl.covariance_map(np.array([1.0, 2.0]), 4.0, qab, 1.0)
+    assert f"q_ab = {float(qab[0])!r} with q_a = 1.0" in str(info.value)
