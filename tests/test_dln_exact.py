@@ -437,3 +437,165 @@ def test_track_sgf_with_two_examples():
 def test_population_second_moment_defaults_and_small_std():
     np.testing.assert_array_equal(dln.population_second_moment(3), np.eye(3))
     np.testing.assert_array_equal(dln.population_second_moment(2, std=0.5), 0.25 * np.eye(2))
+
+
+# ---------------------------------------------------------------------------
+# more contracts of the trainer and the search
+# ---------------------------------------------------------------------------
+
+
+def test_make_sparse_regression_draws_in_the_documented_order():
+    """target (here given), then features mean + std z, then label noise, from one generator."""
+    d = dln.make_sparse_regression(5, 4, 2, target=[1.0, -2.0], mean=0.5, std=2.0, noise_std=0.3, seed=9)
+    rng = np.random.default_rng(9)
+    X = 0.5 + 2.0 * rng.standard_normal((5, 4))
+    y = X @ np.array([1.0, -2.0, 0.0, 0.0]) + 0.3 * rng.standard_normal(5)
+    np.testing.assert_array_equal(d.X, X)
+    np.testing.assert_allclose(d.y, y, rtol=1e-15)
+    plain = dln.make_sparse_regression(5, 4, 2, target=[1.0, -2.0], seed=9)
+    assert (plain.mean, plain.std, plain.noise_std) == (0.0, 1.0, 0.0)
+    np.testing.assert_array_equal(plain.X, np.random.default_rng(9).standard_normal((5, 4)))
+
+
+def test_one_dimensional_inputs_give_one_value():
+    assert dln.hyperbolic_entropy_conjugate(np.array([0.3, -0.2]), 0.5) == pytest.approx(
+        0.25 * (math.sinh(0.3) ** 2 + math.sinh(-0.2) ** 2), rel=1e-14)
+    assert dln.support_ratio(np.array([4.0, 2.0, 1.0]), np.array([True, True, False])) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match=r"R minus \{-1\}"):
+        dln.q_minus(-1.0)
+
+
+def test_constant_losses_are_not_increases_and_stop_at_once():
+    run = dln.train_dln(X1, np.zeros(2), 0.1, 0.3, n_steps=10)  # beta stays 0, the loss stays exactly 0
+    assert run.loss.tolist() == [0.0] * 11 and run.loss_increases() == 0
+    stopped = dln.train_dln(X1, np.zeros(2), 0.1, 0.3, n_steps=10, stop_rtol=0.0)
+    assert stopped.n_steps == 0
+
+
+def test_seeds_contract():
+    X = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0], [1.0, 1.0, 0.0]])
+    y = np.array([1.0, 2.0, 0.5])
+    both = dln.train_dln(X, y, np.array([0.1, 0.2]), 0.5, batch_size=1, n_steps=30, seed=np.array([0, 4]))
+    for i, s in enumerate([0, 4]):
+        alone = dln.train_dln(X, y, [0.1, 0.2][i], 0.5, batch_size=1, n_steps=30, seed=s)
+        np.testing.assert_allclose(both.u[i], alone.u, rtol=1e-13, atol=1e-16)
+    for bad in (np.array([-1, 2]), np.array([1.0, 2.0]), True):
+        with pytest.raises(ValueError, match="seed must be"):
+            dln.train_dln(X, y, np.array([0.1, 0.2]), 0.5, batch_size=1, n_steps=3, seed=bad)
+
+
+def test_sgd_longer_than_one_chunk_of_draws():
+    """1100 steps of batch-1 SGD need two chunks of 1024 drawn indices; the stream continues across them."""
+    X = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0], [1.0, 1.0, 0.0]])
+    y = np.array([1.0, 2.0, 0.5])
+    run = dln.train_dln(X, y, 0.05, 0.5, batch_size=1, n_steps=1100, seed=2)
+    rng = np.random.default_rng(np.random.SeedSequence(2, spawn_key=(0,)))
+    idx = np.concatenate([rng.integers(0, 3, size=1024), rng.integers(0, 3, size=76)])
+    u, v = math.sqrt(2) * 0.5 * np.ones(3), np.zeros(3)
+    for i in idx:
+        x = 0.05 * (X[i] @ (u * v) - y[i]) * X[i]
+        u, v = u - x * v, v - x * u
+    np.testing.assert_allclose(run.u, u, rtol=1e-12, atol=1e-15)
+
+
+def test_per_run_batch_sizes_equal_single_runs():
+    X = np.random.default_rng(3).standard_normal((8, 5))
+    y = np.random.default_rng(4).standard_normal(8)
+    b = np.array([1, 3, 8])
+    runs = dln.train_dln(X, y, np.array([0.02, 0.03, 0.04]), 0.5, batch_size=b, n_steps=40, seed=np.array([5, 6, 7]))
+    assert runs.batch_size.tolist() == [1, 3, 8]
+    for i in range(3):
+        alone = dln.train_dln(X, y, [0.02, 0.03, 0.04][i], 0.5, batch_size=int(b[i]), n_steps=40, seed=[5, 6, 7][i])
+        np.testing.assert_allclose(runs.u[i], alone.u, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(runs.v[i], alone.v, rtol=1e-12, atol=1e-15)
+
+
+def test_batch_of_three_is_the_three_smallest_keys():
+    X = np.random.default_rng(3).standard_normal((8, 5))
+    y = np.random.default_rng(4).standard_normal(8)
+    run = dln.train_dln(X, y, 0.05, 0.5, batch_size=3, n_steps=5, seed=8)
+    rng = np.random.default_rng(np.random.SeedSequence(8, spawn_key=(0,)))
+    keys = rng.random((5, 8))
+    u, v = math.sqrt(2) * 0.5 * np.ones(5), np.zeros(5)
+    for k in range(5):
+        B = np.argsort(keys[k])[:3]
+        x = 0.05 * (X[B] @ (u * v) - y[B]) @ X[B] / 3
+        u, v = u - x * v, v - x * u
+    np.testing.assert_allclose(run.u, u, rtol=1e-12, atol=1e-15)
+
+
+def test_batch_size_refusals():
+    for bad, match in [(np.array([1.5]), "batch_size must be an integer"), (np.array(2), "batch_size must be an integer")]:
+        with pytest.raises(ValueError, match=match):
+            dln.train_dln(X1, Y1, 0.1, 0.1, batch_size=bad)
+    Xb = np.random.default_rng(0).standard_normal((5, 6))
+    yb = np.ones(5)
+    with pytest.raises(ValueError, match=r"got \[0, 9, 10\]"):
+        dln.train_dln(Xb, yb, np.full(5, 0.1), 0.1, batch_size=np.array([0, 5, 9, 10, 11]), seed=0)
+
+
+def test_stacks_with_per_dataset_and_grid_stepsizes():
+    rng = np.random.default_rng(1)
+    Xs = rng.standard_normal((3, 2, 4))
+    ys = rng.standard_normal((3, 2))
+    per = dln.train_dln(Xs, ys, np.array([0.01, 0.02, 0.03]), 0.5, n_steps=15)
+    grid = dln.train_dln(Xs, ys, np.array([[0.01, 0.02]] * 3), 0.5, n_steps=15)
+    assert per.run_shape == (3,) and grid.run_shape == (3, 2)
+    for i in range(3):
+        alone = dln.train_dln(Xs[i], ys[i], 0.01 * (i + 1), 0.5, n_steps=15)
+        np.testing.assert_allclose(per.u[i], alone.u, rtol=1e-13)
+        np.testing.assert_allclose(grid.u[i, 0], dln.train_dln(Xs[i], ys[i], 0.01, 0.5, n_steps=15).u, rtol=1e-13)
+        assert per.sharpness(Xs, ys)[i] == pytest.approx(dln.sharpness(Xs[i], ys[i], per.u[i], per.v[i]), rel=1e-12)
+    with pytest.raises(ValueError, match="gamma must be"):
+        dln.train_dln(Xs, ys, np.ones(2), 0.5)
+
+
+def test_track_sgf_with_one_example():
+    X = np.array([[1.0, 2.0]])
+    run = dln.train_dln(X, np.array([1.0]), 0.1, 0.5, n_steps=1, track_sgf=True)
+    np.testing.assert_allclose(run.cond_step_sq_sum, 0.01 * np.array([1.0, 4.0]), rtol=1e-14)
+
+
+def test_history_is_the_state_before_each_step():
+    run = dln.train_dln(X1, Y1, 0.1, 0.5, n_steps=4, record_every=2)
+    assert run.history["steps"].tolist() == [0, 2, 4]
+    np.testing.assert_array_equal(run.history["u"][0], math.sqrt(2) * 0.5 * np.ones(3))
+    np.testing.assert_array_equal(run.history["v"][0], np.zeros(3))
+    np.testing.assert_array_equal(run.history["u"][-1], run.u)
+    two = dln.train_dln(X1, Y1, 0.1, 0.5, n_steps=2)
+    np.testing.assert_array_equal(run.history["u"][1], two.u)
+
+
+def test_a_step_of_exactly_one_is_counted_as_near_singular():
+    run = dln.train_dln(np.array([[1.0]]), np.array([1.0]), 1.0, 0.5, n_steps=1)  # gamma g = -1 at step 0
+    assert run.n_near_singular == 1 and run.n_sign_flips == 0 and run.max_abs_step == 1.0
+
+
+def test_converged_is_relative_to_the_initial_loss():
+    y = 1000.0 * Y1
+    run = dln.train_dln(X1, y, 1e-6, 1.0, n_steps=200_000, stop_rtol=1e-12)
+    assert run.final_loss <= 1e-12 * run.initial_loss and run.converged
+    assert dln.train_dln(X1, Y1, 0.05, 0.3).n_steps == 10_000  # the default budget (loss below 1e-10 L(0))
+
+
+def test_design_checks():
+    X = np.array([[1.0, 0.0], [0.0, 2.0]])
+    np.testing.assert_allclose(dln.min_l2_interpolator(X, np.array([1.0, 1.0])), [1.0, 0.5])  # n = d
+    with pytest.raises(ValueError, match="full row rank"):
+        dln.min_l2_interpolator(np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0]]), np.ones(2))
+    with pytest.raises(ValueError, match="u and v must have shape"):
+        dln.loss_hessian(X1, Y1, np.ones(3), np.ones(2))
+
+
+def test_stepsize_search_contracts():
+    res = dln.largest_convergent_stepsize(X1, Y1, 0.5, grid=np.array([1e-5, 0.05, 0.1, 100.0]), n_steps=2000, seed=None)
+    assert res.converged.tolist() == [False, True, True, False]
+    assert res.gamma_max == 0.1 and res.found and res.batch_size == 2 and res.seed is None
+    run = dln.train_dln(X1, Y1, 0.05, 0.5, n_steps=2000, stop_rtol=1e-12)
+    assert res.loss_ratio[1] == pytest.approx(run.final_loss / run.initial_loss, rel=1e-12)
+    sgd = dln.largest_convergent_stepsize(X1, Y1, 0.5, batch_size=1, grid=np.array([0.05, 100.0]), n_steps=500)
+    assert sgd.batch_size == 1 and sgd.seed == 0 and sgd.diverged.tolist() == [False, True]
+    rng = np.random.default_rng(2)
+    Xs, ys = rng.standard_normal((3, 2, 4)), rng.standard_normal((3, 2))
+    stack = dln.largest_convergent_stepsize(Xs, ys, 0.5, grid=np.array([0.05, 100.0]), n_steps=500)
+    assert stack.gamma_max.shape == (3,) and stack.converged.shape == (3, 2)
