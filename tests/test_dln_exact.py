@@ -599,3 +599,13 @@ def test_stepsize_search_contracts():
     Xs, ys = rng.standard_normal((3, 2, 4)), rng.standard_normal((3, 2))
     stack = dln.largest_convergent_stepsize(Xs, ys, 0.5, grid=np.array([0.05, 100.0]), n_steps=500)
     assert stack.gamma_max.shape == (3,) and stack.converged.shape == (3, 2)
+
+
+@pytest.mark.parametrize("alpha", [5e-4, 2e-5])
+def test_implicit_bias_solution_at_small_scales_satisfies_the_kkt_conditions(alpha):
+    """Below alpha = 1e-3 the solve is continued from larger scales; its last stage is alpha itself."""
+    X = np.array([[1.0, 1.0, 0.0, 0.5], [0.0, 1.0, 1.0, -0.5]])
+    y = np.array([1.0, 0.7])
+    beta, lam = dln.implicit_bias_solution(X, y, alpha, return_multiplier=True)
+    np.testing.assert_allclose(X @ beta, y, rtol=1e-10)
+    np.testing.assert_allclose(beta, alpha**2 * np.sinh(2 * X.T @ lam), rtol=1e-8, atol=1e-14)
