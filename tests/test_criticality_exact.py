@@ -311,7 +311,7 @@ def test_variance_fixed_point_quadrature_path_small_fixed_point():
     """q* ~ 2e-4 (tanh, sigma_w2 = 1/2, sigma_b2 = 1e-4): the relative tolerance holds there too."""
     q = npl.variance_fixed_point(0.5, 1e-4, None, "tanh")
     assert 1e-4 < q < 1e-3
-    assert q == pytest.approx(npl.variance_map(q, 0.5, 1e-4, None, "tanh"), rel=1e-12)
+    assert q == pytest.approx(npl.variance_map(q, 0.5, 1e-4, None, "tanh"), rel=1e-12, abs=0)
 
 
 def test_chi1_quadrature_form_with_a_non_unit_noise_mean():
