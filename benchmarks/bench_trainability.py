@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from noisyprop_lib.data import load_mnist, train_validation_split
-from noisyprop_lib.experiments import _train_ensemble
-from noisyprop_lib.simulate import resolve_device
+from noisyprop_lib.experiments._experiments import _train_ensemble
+from noisyprop_lib.simulation import resolve_device
 
 KEEP = np.round(np.linspace(0.1, 1.0, 10), 6)
 

@@ -99,8 +99,8 @@ def variance_depth_heatmap(ax, result: dict, *, vlim: float | None = None, curve
     ax.pcolormesh(edges, np.arange(log_q.shape[1] + 1) - 0.5, np.ma.masked_invalid(black.T),
                   cmap=mcolors.ListedColormap(["black"]), shading="flat", rasterized=True)
     if curve:
-        from .criticality import overflow_depth
-        from .noise import Dropout
+        from .theory.criticality import overflow_depth
+        from .theory.noise import Dropout
 
         fine = np.linspace(sw.min(), sw.max(), 400)
         ax.plot(fine, overflow_depth(fine, Dropout(float(result["keep_prob"])), q0=1.0), color=PALETTE[4], lw=2,
@@ -145,8 +145,8 @@ def trainability_heatmap(ax, result: dict, *, loss: str = "val", vmin=None, vmax
         yy, xx = np.nonzero(tr)
         ax.plot(x[xx], ds[yy], "o", color="white", ms=3.5, mec="0.2", mew=0.5, label="trained", linestyle="none")
     if curve:
-        from .criticality import trainable_depth
-        from .noise import Dropout
+        from .theory.criticality import trainable_depth
+        from .theory.noise import Dropout
 
         fine = np.linspace(kp.min(), min(kp.max(), 0.995), 300)
         ax.plot(2 * fine, trainable_depth(Dropout(fine)), color=PALETTE[1], lw=2, label=r"$6\xi_c(p)$")

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import noisyprop_lib as npl
-from noisyprop_lib import activations as A
+from noisyprop_lib.theory import activations as A
 
 
 @pytest.fixture(autouse=True)

@@ -32,8 +32,8 @@ kernelspec:
 # Tiny chapter
 
 ```{code-cell} ipython3
-from noisyprop_lib.claims import claim_close
-from noisyprop_lib.glue import glue
+from noisyprop_lib.book.claims import claim_close
+from noisyprop_lib.book.glue import glue
 glue("tiny_value", 1.25)
 claim_close("Two plus two is four.", 2 + 2, 4, atol=0.0, check="arithmetic", evidence="closed form")
 ```

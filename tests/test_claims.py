@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from noisyprop_lib import claims
-from noisyprop_lib.claims import (
+from noisyprop_lib.book import claims
+from noisyprop_lib.book.claims import (
     ClaimError,
     claim,
     claim_between,

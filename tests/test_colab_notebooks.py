@@ -153,7 +153,7 @@ CHAPTER = textwrap.dedent('''\
     ## A section
 
     ```{code-cell} ipython3
-    from noisyprop_lib.glue import glue
+    from noisyprop_lib.book.glue import glue
     glue("tiny_x", 0.123456)
     glue("tiny_n", 7)
     ```
@@ -275,7 +275,7 @@ def test_converter_renders_myst_as_plain_markdown(tiny_book):
     assert code[0].source.endswith('"noisyprop_lib @ git+https://github.com/noisyprop/noisyprop@v0.0.1"')
     assert code[-1].metadata["jupyter"] == {"source_hidden": True}   # the solution's code cell
     assert [c.source for c in code[1:]] == [
-        'from noisyprop_lib.glue import glue\nglue("tiny_x", 0.123456)\nglue("tiny_n", 7)',
+        'from noisyprop_lib.book.glue import glue\nglue("tiny_x", 0.123456)\nglue("tiny_n", 7)',
         'print("figure")', "print(1)"]
     assert C.glue_keys(tiny_book / "chapters" / "ch01_tiny.md") == {"tiny_x": {".3f"}, "tiny_n": {None}}
 
@@ -326,7 +326,7 @@ def test_glue_format_follows_myst_nb():
 
 
 def test_glue_records_only_when_asked(monkeypatch, capsys):
-    from noisyprop_lib import glue as G
+    from noisyprop_lib.book import glue as G
 
     G.RECORDED.clear()
     monkeypatch.setenv("NOISYPROP_GLUE_RECORD", "1")

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import noisyprop_lib as npl
-from noisyprop_lib import criticality as C
+from noisyprop_lib.theory import criticality as C
 
 
 @pytest.fixture(autouse=True)

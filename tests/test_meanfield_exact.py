@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import noisyprop_lib as npl
-from noisyprop_lib.activations import arccos_kernel as R
-from noisyprop_lib.activations import arccos_kernel_derivative as dR
+from noisyprop_lib.theory.activations import arccos_kernel as R
+from noisyprop_lib.theory.activations import arccos_kernel_derivative as dR
 
 EXACT = dict(rel=1e-14, abs=1e-15)
 

@@ -423,7 +423,7 @@ def test_from_torch_refusal_is_a_value_error_naming_the_parameter(obj):
     """The README promises ValueError for invalid input: Noise.from_torch(nn.ReLU()) raised a bare TypeError."""
     with pytest.raises(ValueError, match=r"module must be a torch dropout module \(nn\.Dropout.*or a noisyprop_lib noise model, got") as err:
         npl.Noise.from_torch(obj)
-    assert isinstance(err.value, npl.noise.NotANoiseModuleError)
+    assert isinstance(err.value, npl.NotANoiseModuleError)
     assert repr(obj) in str(err.value)
 
 

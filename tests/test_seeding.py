@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from noisyprop_lib import seeding
+from noisyprop_lib.book import seeding
 
 
 def test_default_seed_is_the_chapter_seed(monkeypatch):

@@ -10,9 +10,9 @@ import pytest
 import sympy as sp
 
 import noisyprop_lib as npl
-from noisyprop_lib import symbolic as S
-from noisyprop_lib.activations import _EXCESS_SERIES, _excess_from_eps
-from noisyprop_lib.criticality import _excess_eps
+from noisyprop_lib.theory import symbolic as S
+from noisyprop_lib.theory.activations import _EXCESS_SERIES, _excess_from_eps
+from noisyprop_lib.theory.criticality import _excess_eps
 
 
 def _same(a, b) -> bool:
@@ -166,7 +166,7 @@ def test_excess_series_function_matches_exact_expression():
 
 def test_tan_minus_x_series_used_by_the_fixed_point_solver():
     """The coefficients of tan(t) - t = sum_k a_k t^(2k+3) in criticality._TAN_MINUS_X are sympy's."""
-    from noisyprop_lib.criticality import _TAN_MINUS_X
+    from noisyprop_lib.theory.criticality import _TAN_MINUS_X
 
     t = sp.Symbol("t")
     series = sp.series(sp.tan(t) - t, t, 0, 2 * len(_TAN_MINUS_X) + 3).removeO()

@@ -11,7 +11,7 @@ myst-nb runs:
   the rendered book gives them (Theorem 5.1, Fig. 5.2, (1.3), ...);
 * ``{glue:text}`` / ``{glue:}`` roles and ``{glue:md}`` blocks are replaced by
   the values, computed by running the chapter in a plain Jupyter kernel with
-  ``NOISYPROP_GLUE_RECORD=1`` (see :mod:`noisyprop_lib.glue`); the raw values
+  ``NOISYPROP_GLUE_RECORD=1`` (see :mod:`noisyprop_lib.book.glue`); the raw values
   are stored in the notebook's metadata (``metadata.noisyprop.glue``), so the
   text can be re-rendered, and checked, without running the chapter again;
 * ``{cite:t}`` / ``{cite:p}`` become author-year text linked to the DOI or URL
@@ -376,7 +376,7 @@ MEASURED_TIME_KEY = re.compile(r"wall|seconds|_time(_|$)", re.I)
 DUMP_CELL = (
     "import json as _json\n"
     "from IPython import get_ipython as _gi\n"
-    "from noisyprop_lib.glue import RECORDED as _recorded\n"
+    "from noisyprop_lib.book.glue import RECORDED as _recorded\n"
     "_fmt = _gi().display_formatter.format\n"
     "print('@@GLUE@@' + _json.dumps({_k: {_m: _v for _m, _v in _fmt(_val)[0].items()\n"
     "                                      if _m in ('text/plain', 'text/markdown', 'text/latex')}\n"

@@ -3,7 +3,7 @@ r"""The real-data experiments of paper Figure 6, as functions with a scale prese
 * :func:`variance_depth` (Figure 6a): MNIST images pushed through a dropout
   network (keep probability 0.6) at a grid of weight variances; per layer the
   log mean squared pre-activation, and the layer where float32 overflowed or
-  underflowed, against :func:`noisyprop_lib.criticality.overflow_depth`.
+  underflowed, against :func:`noisyprop_lib.overflow_depth`.
 * :func:`trainability_grid` (Figure 6b,c): critically initialised dropout
   networks trained to reconstruct their input (MSE, plain SGD) over a grid of
   keep probabilities and depths; all networks of one depth are trained at once
@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validation import check_positive_int, check_range
-from .criticality import overflow_depth
-from .noise import Dropout
+from .._validation import check_positive_int, check_range
+from ..theory.criticality import overflow_depth
+from ..theory.noise import Dropout
 
 __all__ = [
     "VARIANCE_DEPTH_SCALES",
@@ -100,7 +100,7 @@ def provenance(device, wall_time_s: float, command: str | None = None) -> dict:
     """Where a result came from: command, git commit, library version, device, date (UTC) and wall time."""
     import torch
 
-    from . import __version__
+    from .._version import __version__
 
     dev = str(device)
     name = torch.cuda.get_device_name(device) if str(device).startswith("cuda") else (platform.processor() or platform.machine())
@@ -138,8 +138,8 @@ def variance_depth(scale: str = "book", *, keep_prob: float = 0.6, device="auto"
     ``failed_layer`` (S,), ``failure`` (S,), ``predicted_depth`` (S,), ``keep_prob``,
     ``input_q0`` (the images' mean square), ``scale``, ``provenance``.
     """
-    from .data import load_mnist
-    from .simulate import propagate, resolve_device
+    from ..data import load_mnist
+    from ..simulation.forward import propagate, resolve_device
 
     p = _scale_params(VARIANCE_DEPTH_SCALES, scale, dict(n_images=n_images, width=width, sigma_w2=sigma_w2, max_depth=max_depth))
     keep = float(check_range("keep_prob", keep_prob, 0.0, 1.0, low_inclusive=False))
@@ -358,16 +358,16 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
     (P,) = :math:`6\xi_c(p)`, ``scale``, ``init``, ``provenance``.
 
     With ``batch_depths=True`` every network of the grid is trained in one padded ensemble
-    (:func:`noisyprop_lib.ensemble.train_padded_ensemble`: one ``bmm`` per layer for all depths
+    (:func:`noisyprop_lib.experiments.train_padded_ensemble`: one ``bmm`` per layer for all depths
     and keep probabilities, the GPU route); otherwise one ensemble per depth. The two draw
     different random numbers and agree in distribution. ``matmul_precision="tf32"`` lets CUDA
     matmuls use TF32 tensor cores (``"highest"``: plain float32; no effect on a CPU).
     """
     import torch
 
-    from .criticality import trainable_depth
-    from .data import load_mnist, train_validation_split
-    from .simulate import resolve_device
+    from ..theory.criticality import trainable_depth
+    from ..data import load_mnist, train_validation_split
+    from ..simulation.forward import resolve_device
 
     p = _scale_params(TRAINABILITY_SCALES, scale, dict(keep_probs=keep_probs, depths=depths, width=width, n_train=n_train,
                                                        n_validation=n_validation, epochs=epochs, lr=lr, batch_size=batch_size,
@@ -571,8 +571,8 @@ def load_stored_results(name: str, *, root=None, cache=None, refresh: bool = Fal
     import urllib.error
     import urllib.request
 
-    from ._project import REPOSITORY_URL
-    from .data import cache_dir
+    from .._project import REPOSITORY_URL
+    from ..data import cache_dir
 
     if not isinstance(name, str) or Path(name).name != name or Path(name).suffix not in (".npz", ".json"):
         raise ValueError(f"name must be a file name in {STORED_RESULTS_DIR}/ ending in .npz or .json, got {name!r}")

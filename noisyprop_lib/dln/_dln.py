@@ -47,7 +47,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from ._validation import check_finite, check_positive_int, check_range, scalar_or_array
+from .._validation import check_finite, check_positive_int, check_range, scalar_or_array
 
 __all__ = [
     "SparseRegression",

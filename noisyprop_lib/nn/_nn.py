@@ -10,7 +10,7 @@ and draws its weights from
 
 with zero biases, so that the noisy variance map
 :math:`q^{l} = \sigma_w^2\,\mu_2\,E[\phi(h^{l-1})^2]` is critical
-(Pretorius et al., 2018; :func:`noisyprop_lib.criticality.critical_sigma_w2`).
+(Pretorius et al., 2018; :func:`noisyprop_lib.critical_sigma_w2`).
 
 :class:`NoiseLayer` applies any library noise model inside a model,
 :class:`Dropout` is inverted dropout that takes ``p=`` (torch's *drop*
@@ -28,10 +28,10 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from . import activations as _act
-from . import noise as _noise
-from ._validation import check_positive_int
-from .criticality import critical_sigma_w2
+from ..theory import activations as _act
+from ..theory import noise as _noise
+from .._validation import check_positive_int
+from ..theory.criticality import critical_sigma_w2
 
 __all__ = [
     "critical_init_",
@@ -71,7 +71,7 @@ class NoiseLayer(nn.Module):
     ----------
     noise : Noise or torch dropout module
         A noise model with scalar parameters, e.g. ``npl.GaussianNoise(0.5)``;
-        a torch ``nn.Dropout`` is converted with :meth:`noisyprop_lib.noise.Noise.from_torch`.
+        a torch ``nn.Dropout`` is converted with :meth:`noisyprop_lib.Noise.from_torch`.
     generator : torch.Generator, optional
         Source of randomness (on the same device as the input) for
         reproducible noise; default: torch's global generator.
@@ -143,7 +143,7 @@ class Dropout(NoiseLayer):
 
 
 class ActivationLayer(nn.Module):
-    """A library :class:`~noisyprop_lib.activations.Activation` as a torch module.
+    """A library :class:`~noisyprop_lib.Activation` as a torch module.
 
     Used for activations without a torch module (e.g. ``"erf"``); recognised
     by :func:`critical_init_`.
@@ -609,7 +609,7 @@ def critical_init_(
               \sigma_w^2 = \frac{2}{\mu_2(1+\alpha^2)}\ \text{(ReLU, leaky ReLU, PReLU)},\quad
               \sigma_w^2 = \frac{1}{\mu_2\,\phi'(0)^2}\ \text{(tanh, GELU, SiLU)},
 
-    from :func:`~noisyprop_lib.criticality.critical_sigma_w2` (Pretorius et
+    from :func:`~noisyprop_lib.critical_sigma_w2` (Pretorius et
     al., 2018), where :math:`N_\text{in}` is ``in_features`` or
     ``in_channels / groups * prod(kernel_size)``. The **first** weight layer
     has no activation before it: it gets :math:`\sigma_w^2 = 1/\mu_2` (1
@@ -792,7 +792,7 @@ class NoisyMLP(nn.Sequential):
         Noise model of every block (e.g. ``npl.Dropout(keep_prob=0.8)``); None: no noise.
     activation : str or Activation
         ``"relu"``, ``"leaky_relu"``, ``"tanh"``, ``"gelu"``, ``"silu"``, ``"erf"``
-        or a library :class:`~noisyprop_lib.activations.Activation` with a torch implementation.
+        or a library :class:`~noisyprop_lib.Activation` with a torch implementation.
     init : {"critical", "he", "torch"}
         ``"critical"``: :func:`critical_init_`; ``"he"``: :math:`\sigma_w^2 = 2`
         for every layer and zero biases; ``"torch"``: torch's default.

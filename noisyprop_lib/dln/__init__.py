@@ -1,0 +1,30 @@
+"""Diagonal linear networks (Part III): data, mirror geometry, (S)GD training, interpolators, stability."""
+from ._dln import (
+    DLNRun,
+    SolverError,
+    SparseRegression,
+    StepsizeSearch,
+    basis_pursuit,
+    bregman_divergence,
+    effective_alpha,
+    gamma_eos,
+    hyperbolic_entropy,
+    hyperbolic_entropy_conjugate,
+    hyperbolic_entropy_grad,
+    implicit_bias_solution,
+    interpolator_sharpness,
+    largest_convergent_stepsize,
+    loss_hessian,
+    make_sparse_regression,
+    min_l2_interpolator,
+    mirror_map_inverse,
+    population_second_moment,
+    q,
+    q_minus,
+    q_plus,
+    sharpness,
+    support_ratio,
+    train_dln,
+)
+
+__all__ = ['SparseRegression', 'make_sparse_regression', 'population_second_moment', 'hyperbolic_entropy', 'hyperbolic_entropy_grad', 'hyperbolic_entropy_conjugate', 'mirror_map_inverse', 'bregman_divergence', 'q', 'q_plus', 'q_minus', 'effective_alpha', 'DLNRun', 'train_dln', 'implicit_bias_solution', 'basis_pursuit', 'min_l2_interpolator', 'loss_hessian', 'sharpness', 'interpolator_sharpness', 'gamma_eos', 'StepsizeSearch', 'largest_convergent_stepsize', 'support_ratio', 'SolverError']

@@ -1,0 +1,98 @@
+"""Theory: the mean-field description of noisy networks (numpy and scipy; no torch).
+
+Noise laws and their moments, activations and Gaussian expectations, the variance and correlation
+maps, criticality and depth scales, finite-width corrections, noisy NNGP kernels. The symbolic
+derivations (sympy) live in :mod:`noisyprop_lib.theory.symbolic`, imported on demand.
+"""
+from .activations import (
+    GELU,
+    Activation,
+    Erf,
+    LeakyReLU,
+    ReLU,
+    SiLU,
+    Tanh,
+    arccos_kernel,
+    arccos_kernel_derivative,
+    arccos_kernel_excess,
+    arccos_kernel_second_derivative,
+    bivariate_gaussian_expectation,
+    gaussian_expectation,
+    get_activation,
+)
+from .criticality import (
+    CorrelationFixedPoint,
+    FiniteWidthLogVariance,
+    NoCriticalPointError,
+    chi1,
+    correlation_fixed_point,
+    correlation_fixed_point_analysis,
+    correlation_fixed_point_slope,
+    critical_sigma_w2,
+    depth_scale,
+    finite_width_log_variance_moments,
+    gradient_depth_scale,
+    overflow_depth,
+    trainable_depth,
+    variance_depth_scale,
+    variance_fixed_point,
+)
+from .meanfield import (
+    correlation_map,
+    correlation_map_slope,
+    covariance_map,
+    iterate_correlation_map,
+    iterate_variance_map,
+    variance_map,
+    variance_map_slope,
+)
+from .nngp import GPPrediction, gp_regression, nngp_kernel
+from .noise import (
+    ADDITIVE,
+    MULTIPLICATIVE,
+    AdditiveGaussianNoise,
+    AdditiveLaplaceNoise,
+    Dropout,
+    GammaNoise,
+    GaussianDropout,
+    GaussianNoise,
+    LaplaceNoise,
+    NoNoise,
+    Noise,
+    NotANoiseModuleError,
+    PlainDropout,
+    PoissonNoise,
+    UniformNoise,
+    as_noise,
+    keep_prob_from_torch,
+)
+
+__all__ = [
+    # noise laws
+    "Noise", "NoNoise", "Dropout", "PlainDropout", "GaussianDropout", "GaussianNoise", "LaplaceNoise",
+    "GammaNoise", "UniformNoise", "PoissonNoise", "AdditiveGaussianNoise", "AdditiveLaplaceNoise",
+    "as_noise", "keep_prob_from_torch", "NotANoiseModuleError", "MULTIPLICATIVE", "ADDITIVE",
+    # activations and Gaussian expectations
+    "Activation", "LeakyReLU", "ReLU", "Tanh", "Erf", "GELU", "SiLU", "get_activation",
+    "arccos_kernel", "arccos_kernel_derivative", "arccos_kernel_second_derivative", "arccos_kernel_excess",
+    "gaussian_expectation", "bivariate_gaussian_expectation",
+    # maps
+    "variance_map", "variance_map_slope", "covariance_map", "correlation_map", "correlation_map_slope",
+    "iterate_variance_map", "iterate_correlation_map",
+    # criticality and depth scales
+    "NoCriticalPointError", "critical_sigma_w2", "variance_fixed_point", "chi1", "correlation_fixed_point",
+    "correlation_fixed_point_slope", "correlation_fixed_point_analysis", "CorrelationFixedPoint",
+    "depth_scale", "variance_depth_scale", "gradient_depth_scale", "trainable_depth",
+    # finite width
+    "overflow_depth", "FiniteWidthLogVariance", "finite_width_log_variance_moments",
+    # NNGP
+    "nngp_kernel", "gp_regression", "GPPrediction",
+]
+
+
+def __getattr__(name):
+    if name == "symbolic":  # sympy is heavy: import the derivations only when asked for
+        import importlib
+
+        return importlib.import_module(".symbolic", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

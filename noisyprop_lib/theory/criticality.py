@@ -1,0 +1,610 @@
+r"""Critical initialisation, fixed points and depth scales of noisy networks.
+
+Central results (Pretorius et al., 2018), for ReLU:
+
+* additive noise admits **no** critical initialisation
+  (:class:`NoCriticalPointError`);
+* multiplicative noise with second moment :math:`\mu_2` is critical at
+  :math:`\sigma_w^2 = 2/\mu_2,\ \sigma_b^2 = 0` (dropout with keep probability
+  :math:`p`: :math:`2p`);
+* the correlation map :math:`c\mapsto R(c)/\mu_2` has a unique stable fixed
+  point :math:`c^* < 1` whenever :math:`\mu_2>1`, with slope
+  :math:`\chi(c^*) = R'(c^*)/\mu_2` and depth scale
+  :math:`\xi_c = -1/\ln\chi(c^*)`; networks train up to about :math:`6\xi_c`
+  layers (Schoenholz et al., 2017).
+
+All functions broadcast over array-valued parameters (including noise models
+built from arrays) and are accurate for :math:`\mu_2` from 1 to :math:`10^6`.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from .._validation import check_range, scalar_or_array
+from .activations import LeakyReLU, _excess_from_eps, get_activation
+from .meanfield import (
+    _prepare,
+    _resolve_q,
+    correlation_map,
+    correlation_map_slope,
+    variance_map,
+    variance_map_slope,
+)
+from .noise import ADDITIVE, as_noise
+
+__all__ = [
+    "NoCriticalPointError",
+    "critical_sigma_w2",
+    "variance_fixed_point",
+    "chi1",
+    "correlation_fixed_point",
+    "correlation_fixed_point_slope",
+    "correlation_fixed_point_analysis",
+    "CorrelationFixedPoint",
+    "depth_scale",
+    "variance_depth_scale",
+    "gradient_depth_scale",
+    "trainable_depth",
+    "overflow_depth",
+    "FiniteWidthLogVariance",
+    "finite_width_log_variance_moments",
+]
+
+
+class NoCriticalPointError(ValueError):
+    """Raised when a noise model admits no critical initialisation (e.g. additive noise with ReLU)."""
+
+
+_NO_CRIT_ADDITIVE = (
+    "{noise!r} is additive noise, and a ReLU-family network with additive noise has no critical "
+    "initialisation. Its variance map is affine, q' = r q + beta with slope r = sigma_w2 (1 + alpha^2)/2 "
+    "and offset beta = sigma_w2 Var[eps] + sigma_b2 > 0. Criticality needs a fixed point with slope 1, "
+    "i.e. r = 1, but then q' = q + beta has no fixed point: at sigma_w2 = 2/(1 + alpha^2) the variance "
+    "grows linearly with depth, below it the signal is pulled to a fixed point and gradients vanish, and "
+    "above it the variance explodes exponentially."
+)
+
+
+# ---------------------------------------------------------------------------
+# the variance map
+# ---------------------------------------------------------------------------
+
+
+def critical_sigma_w2(noise=None, activation="relu"):
+    r"""The critical weight variance :math:`\sigma_w^2` (with :math:`\sigma_b^2 = 0`).
+
+    For rectifiers with leaky slope :math:`\alpha` and multiplicative noise,
+
+    .. math:: \sigma_w^2 = \frac{2}{\mu_2\,(1+\alpha^2)},
+
+    which is He initialisation without noise, :math:`2p` for dropout with keep
+    probability :math:`p` and :math:`2/(1+\sigma^2)` for Gaussian noise. There
+    the variance map is the identity. For a smooth activation with
+    :math:`\phi(0)=0` the critical point is at :math:`q^*=0`, where the slope
+    is :math:`\sigma_w^2\mu_2\phi'(0)^2`, giving :math:`\sigma_w^2 = 1/(\mu_2\phi'(0)^2)`.
+
+    Raises
+    ------
+    NoCriticalPointError
+        For additive noise with a rectifier (any positive noise variance).
+    ValueError
+        For a smooth activation with :math:`\phi(0)\ne0` or with additive noise,
+        which this function does not analyse.
+    """
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    if nz.kind == ADDITIVE:
+        v = np.asarray(nz.variance)
+        if np.all(v == 0):
+            nz = as_noise(None)
+        elif isinstance(act, LeakyReLU):
+            raise NoCriticalPointError(_NO_CRIT_ADDITIVE.format(noise=nz))
+        else:
+            raise ValueError(
+                f"critical_sigma_w2 does not analyse additive noise with {act!r}; it is proven only for "
+                "rectifiers, which have no critical point with additive noise"
+            )
+    mu2 = np.asarray(nz.mu2, dtype=float)
+    if isinstance(act, LeakyReLU):
+        return scalar_or_array(1.0 / (mu2 * act.gain))
+    phi0 = float(act(np.array(0.0)))
+    if abs(phi0) > 1e-14:
+        raise ValueError(
+            f"{act!r} has phi(0) = {phi0:g} != 0, so q = 0 is not a fixed point with sigma_b2 = 0; "
+            "critical_sigma_w2 covers rectifiers and activations with phi(0) = 0"
+        )
+    slope0 = float(act.second_moment_slope(0.0))
+    return scalar_or_array(1.0 / (mu2 * slope0))
+
+
+def variance_fixed_point(sigma_w2, sigma_b2=0.0, noise=None, activation="relu", q0=1.0, max_iter=100_000, tol=1e-13):
+    r"""The limit :math:`q^* = \lim_{l\to\infty} q^l` of the variance map started at ``q0``.
+
+    For rectifiers the map is affine, :math:`q' = rq + \beta`, and the limit is
+    exact: :math:`\beta/(1-r)` if :math:`r<1`; ``q0`` if :math:`r=1,\beta=0`
+    (critical: every :math:`q` is a fixed point); ``inf`` if the variance grows
+    without bound. Other activations are iterated until the relative change is
+    below ``tol`` (a ``RuntimeWarning`` reports points that did not converge).
+    """
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    sw = check_range("sigma_w2", sigma_w2, 0.0, None)
+    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
+    q0 = check_range("q0", q0, 0.0, None)
+    if isinstance(act, LeakyReLU):
+        r, beta = _affine_variance_map(sw, sb, nz, act)
+        r, beta, q0b = np.broadcast_arrays(r, beta, q0)
+        out = np.full(r.shape, np.inf)
+        lt = r < 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out[lt] = beta[lt] / (1.0 - r[lt])
+        eq = (r == 1) & (beta == 0)
+        out[eq] = q0b[eq]
+        gt0 = (r > 1) & (beta == 0) & (q0b == 0)
+        out[gt0] = 0.0
+        return scalar_or_array(out)
+    q = np.broadcast_to(q0, np.broadcast(sw, sb, q0, np.asarray(nz.mu2)).shape).astype(float)
+    done = np.zeros(q.shape, dtype=bool)
+    for _ in range(int(max_iter)):
+        q_new = np.asarray(variance_map(np.minimum(q, 1e300), sw, sb, nz, act), dtype=float)
+        step = np.abs(q_new - q)
+        done = (step <= tol * np.maximum(q_new, 1e-300)) | (q_new > 1e300) | (q_new == q)
+        q = q_new
+        if np.all(done):
+            break
+    q = np.where(q > 1e300, np.inf, q)
+    if not np.all(done):
+        warnings.warn(f"variance_fixed_point: {np.sum(~done)} point(s) did not converge in {max_iter} iterations", RuntimeWarning, stacklevel=2)
+    return scalar_or_array(q)
+
+
+def _affine_variance_map(sw, sb, nz, act):
+    """(slope r, offset beta) of a rectifier's affine variance map."""
+    gain = act.gain
+    if nz.kind == ADDITIVE:
+        v = np.asarray(nz.variance, dtype=float)
+        return sw * gain, sw * v + sb
+    mu2 = np.asarray(nz.mu2, dtype=float)
+    return sw * mu2 * gain, sb + 0.0 * mu2
+
+
+def chi1(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
+    r"""Slope of the correlation map at :math:`c=1`, at the variance fixed point.
+
+    Without noise this is Poole et al.'s :math:`\chi_1 = \sigma_w^2E[\phi'(\sqrt{q^*}z)^2]`,
+    which separates order (:math:`\chi_1<1`) from chaos (:math:`\chi_1>1`). With noise it is
+    :math:`\sigma_w^2\mu_1^2 q^* E[\phi'(u)^2]/q^{l}` (additive noise: :math:`\mu_1^2\to1`).
+    At :math:`c = 1` the two arguments coincide, so the moment is one-dimensional and is
+    computed as such (faster and more accurate than the general two-dimensional slope).
+    """
+    from .meanfield import _general_case, _prepare
+
+    act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
+    if closed:
+        return correlation_map_slope(1.0, sigma_w2, sb, nz, act)
+    q_eff, sw, _, qaa, off, _ = _general_case(None, sigma_w2, sb, nz, act, False)
+    return scalar_or_array(sw * off * q_eff * np.asarray(act.derivative_second_moment(q_eff)) / qaa)
+
+
+# ---------------------------------------------------------------------------
+# the correlation fixed point
+# ---------------------------------------------------------------------------
+
+
+def _rectifier_delta(nz, act) -> np.ndarray:
+    r"""Effective noise level :math:`\delta` with :math:`c^*` solving :math:`R(c) - c = \delta c`."""
+    a = act.alpha
+    rel = np.asarray(nz.relative_variance, dtype=float)
+    return rel * (1.0 + a * a) / (1.0 - a) ** 2
+
+
+def _excess_eps(eps):
+    r""":math:`R(1-\varepsilon) - (1-\varepsilon)` as a function of :math:`\varepsilon`, accurate for small :math:`\varepsilon`."""
+    return _excess_from_eps(eps)
+
+
+# tan(t) - t = t^3/3 + 2 t^5/15 + 17 t^7/315 + 62 t^9/2835 + 1382 t^11/155925 + ..., for small t
+_TAN_MINUS_X = (1 / 3, 2 / 15, 17 / 315, 62 / 2835, 1382 / 155925, 21844 / 6081075)
+
+
+def _solve_rectifier_fixed_point(delta):
+    r"""Solve :math:`R(c) - c = \delta c` for :math:`c\in(0,1]`; returns (c*, theta* = arccos c*).
+
+    With :math:`c = \cos\theta`, :math:`R(c) = (\sin\theta + (\pi-\theta)\cos\theta)/\pi`,
+    and the fixed-point equation becomes
+
+    .. math:: \tan\theta - \theta = \pi\delta,
+
+    increasing and convex in :math:`\theta\in[0,\pi/2)`, with one transcendental
+    function per Newton step. Newton's method then converges monotonically from a
+    bound on the correct side:
+
+    * :math:`\delta<1`: in :math:`\theta`, from
+      :math:`\theta_0 = \min((3\pi\delta)^{1/3}, \arctan(\pi\delta+\pi/2))`, an upper bound
+      (because :math:`\tan\theta-\theta\ge\theta^3/3` and :math:`\theta<\pi/2`), with the
+      Taylor series of :math:`\tan\theta - \theta` for small :math:`\theta`, so that the
+      relative precision holds as :math:`\delta\to0`;
+    * :math:`\delta\ge1` (:math:`c^*<0.22`): in :math:`\varphi = \pi/2-\theta`, where the
+      equation reads :math:`\cot\varphi + \varphi - \pi/2 = \pi\delta` and
+      :math:`c^* = \sin\varphi`, from the lower bound :math:`\arctan(1/(\pi\delta+\pi/2))`.
+
+    Only points that have not converged are updated (an active set); a point
+    stops once its step is at the level of rounding or changes sign.
+    """
+    delta = np.asarray(delta, dtype=float)
+    c_out = np.ones(delta.shape)
+    theta_out = np.zeros(delta.shape)
+    big = delta >= 1.0
+    small = (delta > 0) & ~big
+    half_pi = 0.5 * math.pi
+
+    if np.any(small):
+        pd = math.pi * delta[small]
+        t = np.minimum(np.cbrt(3.0 * pd), np.arctan(pd + half_pi))
+        # tighten the start with powers only: Newton on the truncated series t^3/3 + 2t^5/15 + 17t^7/315 = pi delta,
+        # convex and below tan t - t, so its iterates from above stay above its root, which is above theta*
+        for _ in range(2):
+            t2 = t * t
+            poly = t * t2 * (1.0 / 3.0 + t2 * (2.0 / 15.0 + t2 * (17.0 / 315.0)))
+            dpoly = t2 * (1.0 + t2 * (2.0 / 3.0 + t2 * (17.0 / 45.0)))
+            t = t - (poly - pd) / dpoly
+        idx = np.arange(t.size)
+        for _ in range(100):
+            ta, pa = t[idx], pd[idx]
+            tn = np.tan(ta)
+            f = tn - ta
+            ser = ta < 0.1
+            if np.any(ser):
+                ts = ta[ser]
+                t2 = ts * ts
+                poly = np.zeros_like(ts)
+                for coef in reversed(_TAN_MINUS_X):
+                    poly = poly * t2 + coef
+                f[ser] = ts * t2 * poly
+            step = (f - pa) / (tn * tn)
+            t[idx] = ta - step
+            idx = idx[(step > 0) & (step > 1e-15 * ta)]
+            if idx.size == 0:
+                break
+        c_out[small] = np.cos(t)
+        theta_out[small] = t
+    if np.any(big):
+        pd = math.pi * delta[big]
+        ph = np.arctan(1.0 / (pd + half_pi))
+        idx = np.arange(ph.size)
+        for _ in range(100):
+            pa, da = ph[idx], pd[idx]
+            cot = 1.0 / np.tan(pa)
+            step = (cot + pa - half_pi - da) / (cot * cot)  # Newton: phi + h/cot^2, h = cot + phi - pi/2 - pi delta
+            ph[idx] = pa + step
+            idx = idx[(step > 0) & (step > 1e-15 * pa)]
+            if idx.size == 0:
+                break
+        c_out[big] = np.sin(ph)
+        theta_out[big] = half_pi - ph
+    return c_out, theta_out
+
+
+def _general_correlation_fixed_point(sw, sb, nz, act, max_iter=20_000, tol=1e-13):
+    c = np.zeros(np.broadcast(sw, sb, np.asarray(nz.mu2)).shape)
+    done = np.zeros(c.shape, dtype=bool)
+    # the lengths sit at the variance fixed point: solve for it once, not in every iteration
+    q_star = _resolve_q(None, sw, sb, nz, act)
+    for _ in range(max_iter):
+        c_new = np.asarray(correlation_map(c, sw, sb, nz, act, q=q_star), dtype=float)
+        done = np.abs(c_new - c) <= tol
+        c = c_new
+        if np.all(done):
+            break
+    if not np.all(done):
+        warnings.warn(
+            f"correlation_fixed_point: {np.sum(~done)} point(s) did not converge in {max_iter} iterations "
+            "(convergence is algebraic, not exponential, at the order-to-chaos transition)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return c
+
+
+def correlation_fixed_point(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0):
+    r"""The stable fixed point :math:`c^*` of the correlation map.
+
+    For ReLU with multiplicative mean-one noise and :math:`\sigma_b^2 = 0` it is the
+    unique root in :math:`(0, 1)` of :math:`R(c)/\mu_2 = c` when :math:`\mu_2>1`
+    (and :math:`c^*=1` without noise); leaky slopes and non-unit means enter
+    through :math:`(\mu_2/\mu_1^2)(1+\alpha^2)/(1-\alpha)^2`. This case is solved by
+    a vectorised monotone Newton iteration, accurate to a few ulp over
+    :math:`\mu_2\in[1, 10^6]`. Other cases (bias, additive noise, other
+    activations; ``sigma_w2`` then required) iterate the map from :math:`c=0` at
+    the variance fixed point.
+
+    Examples
+    --------
+    >>> import noisyprop_lib as npl
+    >>> round(npl.correlation_fixed_point(npl.Dropout(0.6)), 6)
+    0.283909
+    """
+    act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
+    if closed:
+        c, _ = _solve_rectifier_fixed_point(_rectifier_delta(nz, act))
+        return scalar_or_array(c)
+    if sigma_w2 is None:
+        raise ValueError(
+            "sigma_w2 is required: the correlation fixed point depends on it unless the activation is a "
+            "rectifier, the noise multiplicative and sigma_b2 = 0"
+        )
+    sw = check_range("sigma_w2", sigma_w2, 0.0, None)
+    return scalar_or_array(_general_correlation_fixed_point(sw, sb, nz, act))
+
+
+class CorrelationFixedPoint(NamedTuple):
+    """The stable correlation fixed point, its slope and the depth scale, from one solve."""
+
+    c_star: float | np.ndarray
+    chi: float | np.ndarray
+    depth_scale: float | np.ndarray
+
+
+def correlation_fixed_point_analysis(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0) -> CorrelationFixedPoint:
+    r""":math:`c^*`, :math:`\chi(c^*)` and :math:`\xi_c` together, solving for the fixed point once.
+
+    Equivalent to calling :func:`correlation_fixed_point`,
+    :func:`correlation_fixed_point_slope` and :func:`depth_scale`, at a third of the
+    cost; use it on large grids.
+
+    Examples
+    --------
+    >>> import noisyprop_lib as npl
+    >>> fp = npl.correlation_fixed_point_analysis(npl.Dropout(0.5))
+    >>> round(fp.c_star, 6), round(fp.chi, 6), round(fp.depth_scale, 6)
+    (0.217234, 0.284852, 0.796314)
+    """
+    act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
+    if closed:
+        a = act.alpha
+        rel = np.asarray(nz.relative_variance, dtype=float)
+        c, theta = _solve_rectifier_fixed_point(_rectifier_delta(nz, act))
+        # 1 - chi = ((1+a^2) delta + (1-a)^2 (1 - R'(c*))) / (kappa (1+a^2)), with 1 - R'(c) = arccos(c)/pi
+        acos_pi = theta / math.pi  # arccos(c*) / pi
+        one_minus_chi = ((1 + a * a) * rel + (1 - a) ** 2 * acos_pi) / ((1.0 + rel) * (1 + a * a))
+        # chi itself, without the cancellation of 1 - (1 - chi) when chi is small (large noise)
+        chi = ((1 + a * a) - (1 - a) ** 2 * acos_pi) / ((1.0 + rel) * (1 + a * a))
+    else:
+        c = np.asarray(correlation_fixed_point(nz, act, sigma_w2, sb), dtype=float)
+        chi = np.asarray(correlation_map_slope(c, sigma_w2, sb, nz, act), dtype=float)
+        one_minus_chi = 1.0 - chi
+    # log1p keeps xi accurate as chi -> 1, log as chi -> 0 (each evaluated only where it is used)
+    chi = np.asarray(chi, dtype=float)
+    one_minus_chi = np.broadcast_to(one_minus_chi, chi.shape)
+    low = chi < 0.5
+    log_chi = np.empty(chi.shape)
+    log_chi[low] = np.log(chi[low])
+    log_chi[~low] = np.log1p(-one_minus_chi[~low])
+    with np.errstate(divide="ignore"):
+        xi = -1.0 / log_chi
+    return CorrelationFixedPoint(scalar_or_array(c), scalar_or_array(chi), scalar_or_array(xi))
+
+
+def correlation_fixed_point_slope(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0):
+    r"""The slope :math:`\chi(c^*)` of the correlation map at its stable fixed point.
+
+    ReLU with mean-one multiplicative noise: :math:`\chi(c^*) = (\pi - \arccos c^*)/(\pi\mu_2)`,
+    which lies in :math:`(1/(2\mu_2), 1/\mu_2)` for :math:`\mu_2>1` and equals 1 without noise.
+    """
+    return correlation_fixed_point_analysis(noise, activation, sigma_w2, sigma_b2).chi
+
+
+def depth_scale(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0):
+    r"""The correlation depth scale :math:`\xi_c = -1/\ln\chi(c^*)` (Schoenholz et al., 2017).
+
+    Correlations approach their fixed point as :math:`|c^l - c^*|\sim e^{-l/\xi_c}`.
+    Infinite without noise (:math:`\mu_2=1`, the edge of chaos), finite and strictly
+    decreasing in :math:`\mu_2` otherwise, with
+    :math:`1/\ln(2\mu_2) < \xi_c < 1/\ln\mu_2` for ReLU.
+
+    Examples
+    --------
+    >>> import noisyprop_lib as npl
+    >>> round(npl.depth_scale(npl.Dropout(0.6)), 5)
+    0.96553
+    """
+    return correlation_fixed_point_analysis(noise, activation, sigma_w2, sigma_b2).depth_scale
+
+
+def trainable_depth(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0, factor=6.0):
+    r"""Predicted trainable depth :math:`6\,\xi_c` (Schoenholz et al., 2017; Pretorius et al., 2018).
+
+    ``factor`` replaces the empirical constant 6.
+    """
+    f = check_range("factor", factor, 0.0, None, low_inclusive=False)
+    return scalar_or_array(f * np.asarray(depth_scale(noise, activation, sigma_w2, sigma_b2)))
+
+
+def variance_depth_scale(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
+    r"""Depth scale of the variance map, :math:`\xi_q = -1/\ln\chi_q` at the variance fixed point.
+
+    For rectifiers :math:`\chi_q = r = \sigma_w^2\mu_2(1+\alpha^2)/2` for every :math:`q`.
+    Positive when :math:`\chi_q<1` (deviations decay as :math:`e^{-l/\xi_q}`), infinite at
+    criticality, negative when :math:`\chi_q>1`: then :math:`|\xi_q|` is the e-folding depth
+    of the growth.
+    """
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    if isinstance(act, LeakyReLU):
+        sw = check_range("sigma_w2", sigma_w2, 0.0, None)
+        check_range("sigma_b2", sigma_b2, 0.0, None)
+        r, _ = _affine_variance_map(sw, 0.0, nz, act)
+    else:
+        qs = variance_fixed_point(sigma_w2, sigma_b2, nz, act)
+        r = np.asarray(variance_map_slope(np.where(np.isfinite(qs), qs, 0.0), sigma_w2, sigma_b2, nz, act))
+    with np.errstate(divide="ignore"):
+        return scalar_or_array(_depth_from_factor(r))
+
+
+def _depth_from_factor(r):
+    """-1/ln r, with +inf (not -1/(+0.0) = -inf) at exactly r = 1."""
+    r = np.asarray(r, dtype=float)
+    with np.errstate(divide="ignore"):
+        return np.where(r == 1.0, np.inf, -1.0 / np.log(r))
+
+
+def gradient_depth_scale(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
+    r"""Depth scale of the backward pass: :math:`-1/\ln(\sigma_w^2\mu_2E[\phi'(u)^2])`.
+
+    The squared gradient norm changes per layer by :math:`\sigma_w^2\mu_2E[\phi'(u)^2]`
+    (same mask in the forward and backward passes); for ReLU this is
+    :math:`\sigma_w^2\mu_2/2`, exactly 1 at noisy criticality, so the depth scale is
+    infinite there even though :math:`\xi_c` is finite. Sign convention as in
+    :func:`variance_depth_scale`.
+    """
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    sw = check_range("sigma_w2", sigma_w2, 0.0, None)
+    check_range("sigma_b2", sigma_b2, 0.0, None)
+    diag = 1.0 if nz.kind == ADDITIVE else np.asarray(nz.mu2, dtype=float)
+    if isinstance(act, LeakyReLU):
+        d2 = act.gain
+    else:
+        qs = variance_fixed_point(sigma_w2, sigma_b2, nz, act)
+        d2 = np.asarray(act.derivative_second_moment(np.where(np.isfinite(qs), qs, 0.0)))
+    factor = sw * diag * d2
+    with np.errstate(divide="ignore"):
+        return scalar_or_array(_depth_from_factor(factor))
+
+
+# ---------------------------------------------------------------------------
+# floating-point overflow
+# ---------------------------------------------------------------------------
+
+
+def _float_limits(dtype):
+    name = str(dtype).replace("torch.", "")
+    try:
+        info = np.finfo(np.dtype(name))
+    except (TypeError, ValueError) as exc:  # ValueError: an integer dtype ("not inexact")
+        raise ValueError(f"dtype must be a floating type such as 'float32' or 'float64', got {dtype!r}") from exc
+    return float(info.max), float(info.tiny)
+
+
+def overflow_depth(sigma_w2, noise=None, q0=1.0, dtype="float32", activation="relu", sigma_b2=0.0):
+    r"""Depth at which the expected variance leaves the range of ``dtype``.
+
+    For rectifiers the variance map is affine, :math:`q^l = r q^{l-1} + \beta`, so
+    :math:`q^l = q^* + (q^0 - q^*)r^l` and the depth solving :math:`q^l = K` is exact.
+    With :math:`\beta = 0` this is
+
+    .. math:: L^* = \frac{\ln(K/q^0)}{\ln r},\qquad r = \frac{\sigma_w^2\mu_2(1+\alpha^2)}{2},
+
+    with :math:`K` the largest finite value of ``dtype`` when :math:`r>1` (overflow)
+    and its smallest normal value when :math:`r<1` (underflow) (paper Figure 6a).
+    Returns ``inf`` at criticality or when the variance settles inside the range.
+    """
+    act = get_activation(activation)
+    if not isinstance(act, LeakyReLU):
+        raise ValueError(f"overflow_depth uses the exact affine variance map of rectifiers; {act!r} is not one")
+    nz = as_noise(noise)
+    sw = check_range("sigma_w2", sigma_w2, 0.0, None, low_inclusive=False)
+    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
+    q0 = check_range("q0", q0, 0.0, None, low_inclusive=False)
+    kmax, ktiny = _float_limits(dtype)
+    r, beta = _affine_variance_map(sw, sb, nz, act)
+    r, beta, q0 = np.broadcast_arrays(np.asarray(r, float), np.asarray(beta, float), q0)
+    out = np.full(r.shape, np.inf)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        up = r > 1
+        shift = np.where(up, beta / np.where(up, r - 1.0, 1.0), 0.0)
+        depth_up = np.log((kmax + shift) / (q0 + shift)) / np.log(np.where(up, r, 2.0))
+        out = np.where(up, depth_up, out)
+        lin = (r == 1) & (beta > 0)
+        out = np.where(lin, (kmax - q0) / np.where(lin, beta, 1.0), out)
+        down = r < 1
+        qstar = np.where(down, beta / np.where(down, 1.0 - r, 1.0), 0.0)
+        under = down & (qstar < ktiny) & (q0 > ktiny)
+        depth_down = np.log((ktiny - qstar) / (q0 - qstar)) / np.log(np.where(under, r, 0.5))
+        out = np.where(under, depth_down, out)
+    return scalar_or_array(out)
+
+
+# ---------------------------------------------------------------------------
+# finite width
+# ---------------------------------------------------------------------------
+
+
+class FiniteWidthLogVariance(NamedTuple):
+    r"""Mean and variance of :math:`\ln(v^L/v^0)`, and the per-layer variance of the multiplicative step."""
+
+    mean: float | np.ndarray
+    variance: float | np.ndarray
+    step_variance: float | np.ndarray
+
+
+def finite_width_log_variance_moments(noise=None, width=1000, depth=1, activation="relu") -> FiniteWidthLogVariance:
+    r"""Finite-width drift and spread of the signal variance of one input at criticality.
+
+    At width :math:`N` the conditional variance :math:`v^l` of the pre-activations
+    of one input follows an exact multiplicative random walk,
+    :math:`v^{l+1} = v^l M_l` with i.i.d.
+
+    .. math:: M_l = \frac{\sigma_w^2}{N}\sum_{i=1}^N \epsilon_i^2\,\phi(g_i)^2,\qquad g_i\sim\mathcal N(0,1),
+
+    because the rectifier is positively homogeneous. At the critical
+    :math:`\sigma_w^2 = 2/(\mu_2(1+\alpha^2))`, :math:`E M_l = 1` (the mean-field
+    statement) and
+
+    .. math:: \operatorname{Var} M_l = \frac{s}{N},\qquad
+              s = \frac{6\,E[\epsilon^4]\,(1+\alpha^4)}{\mu_2^2\,(1+\alpha^2)^2} - 1,
+
+    :math:`(6/p - 1)` for dropout and Hanin and Rolnick's :math:`5` for a noiseless
+    ReLU network. To first order in :math:`1/N` (the delta method,
+    :math:`E\ln M\approx -\operatorname{Var}M/2`),
+
+    .. math:: E\ln\frac{v^L}{v^0}\approx -\frac{Ls}{2N},\qquad
+              \operatorname{Var}\ln\frac{v^L}{v^0}\approx\frac{Ls}{N},
+
+    while :math:`E[v^L/v^0] = 1` exactly: the typical network's signal shrinks,
+    a few grow large, and the average is preserved.
+
+    Parameters
+    ----------
+    noise : Noise or None
+        Multiplicative noise; its fourth moment comes from :meth:`noisyprop_lib.Noise.moment`.
+    width : int
+        :math:`N\ge1`.
+    depth : int or array of int
+        :math:`L\ge0`; an array gives the moments at every depth in it.
+    activation : LeakyReLU or "relu"
+        A rectifier (the walk is exact only for positively homogeneous activations).
+
+    Returns
+    -------
+    FiniteWidthLogVariance
+        ``mean`` and ``variance`` of :math:`\ln(v^L/v^0)`, and ``step_variance`` :math:`s`
+        (so that :math:`\operatorname{Var}M = s/N`).
+
+    References
+    ----------
+    Hanin and Rolnick (2018) for the noiseless ReLU network; the noisy case is
+    this book's extension (chapter "Beyond the paper").
+    """
+    act = get_activation(activation)
+    if not isinstance(act, LeakyReLU):
+        raise ValueError(f"activation must be a rectifier (ReLU or LeakyReLU): the random walk is exact only for those, got {act!r}")
+    nz = as_noise(noise)
+    if nz.kind == ADDITIVE:
+        raise NoCriticalPointError(_NO_CRIT_ADDITIVE.format(noise=nz))
+    if not nz.is_scalar:
+        raise ValueError(f"noise must have scalar parameters, got {nz!r}")
+    from .._validation import check_positive_int
+
+    n = check_positive_int("width", width)
+    d = np.asarray(depth)
+    if d.dtype.kind not in "iu" or np.any(d < 0):
+        raise ValueError(f"depth must be a non-negative integer or an array of them, got {depth!r}")
+    a2 = act.alpha**2
+    mu2 = float(nz.mu2)
+    s = 6.0 * float(nz.moment(4)) * (1.0 + a2 * a2) / (mu2 * mu2 * (1.0 + a2) ** 2) - 1.0
+    return FiniteWidthLogVariance(scalar_or_array(-d * s / (2.0 * n)), scalar_or_array(d * s / n), s)

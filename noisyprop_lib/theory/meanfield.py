@@ -1,0 +1,298 @@
+r"""The noisy mean-field maps: variance, covariance and correlation, their slopes, and depth iteration.
+
+For a layer :math:`\tilde h^l = W^l\nu(\phi(\tilde h^{l-1}),\epsilon) + b^l` with
+:math:`W_{ij}\sim\mathcal N(0,\sigma_w^2/N)` and :math:`b_i\sim\mathcal N(0,\sigma_b^2)`,
+the infinite-width limit gives (Poole et al., 2016; Pretorius et al., 2018)
+
+.. math::
+
+   q^l_{aa} &= \sigma_w^2\,\mu_2\,E[\phi(u_a)^2] + \sigma_b^2 &&\text{(multiplicative noise)}\\
+   q^l_{aa} &= \sigma_w^2\,(E[\phi(u_a)^2] + \sigma_\epsilon^2) + \sigma_b^2 &&\text{(additive noise)}\\
+   q^l_{ab} &= \sigma_w^2\,\mu_1^2\,E[\phi(u_a)\phi(u_b)] + \sigma_b^2 &&\text{(independent masks, } a\ne b)
+
+Noise enters the diagonal only, because the masks of two different inputs
+are independent. With ``shared_mask=True`` both inputs see the same mask and
+the off-diagonal carries :math:`\mu_2` (or :math:`+\sigma_\epsilon^2`) as well.
+
+Every function broadcasts over its array arguments, including noise models
+built from arrays of parameters. Scalars in, scalars out.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import check_positive_int, check_range, scalar_or_array
+from .activations import LeakyReLU, _check_c, get_activation
+from .noise import ADDITIVE, Noise, as_noise
+
+__all__ = [
+    "variance_map",
+    "variance_map_slope",
+    "covariance_map",
+    "correlation_map",
+    "correlation_map_slope",
+    "iterate_variance_map",
+    "iterate_correlation_map",
+]
+
+
+def _params(sigma_w2, sigma_b2):
+    sw = check_range("sigma_w2", sigma_w2, 0.0, None)
+    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
+    return sw, sb
+
+
+def _noise_moments(noise: Noise, shared_mask: bool):
+    """(diagonal factor, off-diagonal factor, additive variance) of the noise."""
+    if noise.kind == ADDITIVE:
+        v = np.asarray(noise.variance, dtype=float)
+        return np.ones_like(v), np.ones_like(v), v, (v if shared_mask else np.zeros_like(v))
+    mu2 = np.asarray(noise.mu2, dtype=float)
+    off = mu2 if shared_mask else np.asarray(noise.mu1, dtype=float) ** 2
+    return mu2, off, np.zeros_like(mu2), np.zeros_like(mu2)
+
+
+def variance_map(q, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
+    r"""One layer of the noisy variance (length) map :math:`q^{l-1}\mapsto q^l`.
+
+    .. math::
+
+       q^l = \sigma_w^2\mu_2\,E[\phi(\sqrt{q^{l-1}}z)^2] + \sigma_b^2 \quad\text{(multiplicative)},\qquad
+       q^l = \sigma_w^2\big(E[\phi(\sqrt{q^{l-1}}z)^2] + \sigma_\epsilon^2\big) + \sigma_b^2 \quad\text{(additive)}.
+
+    For ReLU and multiplicative noise this is :math:`q^l = \tfrac{\sigma_w^2\mu_2}{2}q^{l-1} + \sigma_b^2`.
+
+    Parameters
+    ----------
+    q : float or array
+        Pre-activation variance of the previous layer, :math:`q\ge0`.
+    sigma_w2, sigma_b2 : float or array
+        Weight and bias **variances** (fan-in normalised), :math:`\ge 0`.
+    noise : Noise or None
+        The injected noise (``None``: noiseless).
+    activation : Activation, str or callable
+        The nonlinearity (default ReLU).
+
+    References
+    ----------
+    Poole et al. (2016); Pretorius et al. (2018).
+    """
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    q = check_range("q", q, 0.0, None)
+    sw, sb = _params(sigma_w2, sigma_b2)
+    diag, _, add_var, _ = _noise_moments(nz, False)
+    return scalar_or_array(sw * (diag * act.second_moment(q) + add_var) + sb)
+
+
+def variance_map_slope(q, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
+    r"""Slope :math:`\chi_q = \partial q^l/\partial q^{l-1}` of the variance map.
+
+    :math:`\chi_q = \sigma_w^2\mu_2\,E[\phi'(u)^2 + \phi(u)\phi''(u)]` (multiplicative;
+    :math:`\mu_2\to1` for additive noise). For ReLU it is :math:`\sigma_w^2\mu_2/2`
+    for every :math:`q`.
+    """
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    q = check_range("q", q, 0.0, None)
+    sw, _ = _params(sigma_w2, sigma_b2)
+    diag, _, _, _ = _noise_moments(nz, False)
+    return scalar_or_array(sw * diag * act.second_moment_slope(q))
+
+
+def covariance_map(q_a, q_b, q_ab, sigma_w2, sigma_b2=0.0, noise=None, activation="relu", shared_mask=False):
+    r"""One layer of the noisy covariance map :math:`(q_{aa}, q_{bb}, q_{ab})\mapsto(q'_{aa}, q'_{bb}, q'_{ab})`.
+
+    The off-diagonal is :math:`q'_{ab} = \sigma_w^2\mu_1^2E[\phi(u_a)\phi(u_b)] + \sigma_b^2`
+    for independent masks (``shared_mask=False``, the theory's assumption) and
+    :math:`\sigma_w^2\mu_2E[\phi(u_a)\phi(u_b)] + \sigma_b^2` for a shared mask.
+    ``q_ab`` must satisfy :math:`q_{ab}^2\le q_{aa}q_{bb}`.
+
+    Returns
+    -------
+    tuple of (q_aa', q_bb', q_ab')
+    """
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    qa = check_range("q_a", q_a, 0.0, None)
+    qb = check_range("q_b", q_b, 0.0, None)
+    qab = check_range("q_ab", q_ab)
+    sw, sb = _params(sigma_w2, sigma_b2)
+    denom = np.sqrt(qa) * np.sqrt(qb)  # not sqrt(qa * qb), which under- or overflows
+    if np.any((denom == 0) & (qab != 0)) or np.any(np.abs(qab) > denom * (1 + 1e-12)):
+        qab_b, qa_b, qb_b = np.broadcast_arrays(qab, qa, qb)
+        i = np.unravel_index(np.argmax(np.abs(qab_b) > np.sqrt(qa_b) * np.sqrt(qb_b) * (1 + 1e-12)), qab_b.shape)
+        raise ValueError(
+            "q_ab must satisfy q_ab^2 <= q_a q_b (Cauchy-Schwarz), i.e. |q_ab| <= sqrt(q_a q_b); got "
+            f"q_ab = {float(qab_b[i])!r} with q_a = {float(qa_b[i])!r}, q_b = {float(qb_b[i])!r}"
+        )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.where(denom > 0, qab / np.where(denom > 0, denom, 1.0), 0.0)
+    diag, off, add_var, add_off = _noise_moments(nz, shared_mask)
+    new_a = sw * (diag * act.second_moment(qa) + add_var) + sb
+    new_b = sw * (diag * act.second_moment(qb) + add_var) + sb
+    new_ab = sw * (off * act.cross_moment(qa, qb, np.clip(c, -1, 1)) + add_off) + sb
+    return scalar_or_array(new_a), scalar_or_array(new_b), scalar_or_array(new_ab)
+
+
+def _is_rectifier_multiplicative_unbiased(act, nz, sb) -> bool:
+    return isinstance(act, LeakyReLU) and nz.kind != ADDITIVE and np.all(np.asarray(sb) == 0)
+
+
+def correlation_map(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu", q=None, shared_mask=False):
+    r"""One layer of the noisy correlation map :math:`c^{l-1}\mapsto c^l` for two inputs of equal length.
+
+    .. math:: c^l = \frac{q^l_{ab}}{q^l_{aa}},\qquad q_{aa}=q_{bb}=q .
+
+    For rectifiers (leaky slope :math:`\alpha`), multiplicative noise and
+    :math:`\sigma_b^2=0`, :math:`\sigma_w^2` and :math:`q` cancel and
+
+    .. math:: c^l = \frac{\mu_1^2}{\mu_2}K(c^{l-1}),\qquad K = R\ \text{for ReLU},
+
+    e.g. :math:`R(c)/\mu_2` for dropout (Pretorius et al., 2018). In that case
+    ``sigma_w2`` may be omitted.
+
+    Parameters
+    ----------
+    c : float or array
+        Input correlation in :math:`[-1, 1]`.
+    sigma_w2 : float or array, optional
+        Required unless it cancels (rectifier, multiplicative noise, no bias).
+    q : float or array, optional
+        Common input variance. Default: the stable fixed point of the variance
+        map (see :func:`noisyprop_lib.variance_fixed_point`); irrelevant when
+        :math:`\sigma_w^2` cancels.
+    shared_mask : bool
+        Use the same noise mask for both inputs (default False, the theory's
+        independent masks).
+    """
+    act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
+    c = _check_c(c)
+    if closed:
+        factor = 1.0 if shared_mask else 1.0 / np.asarray(nz.kappa, dtype=float)
+        return scalar_or_array(factor * np.asarray(act.normalised_kernel(c)))
+    q_eff, sw, sb, qaa, off, add_off = _general_case(q, sigma_w2, sb, nz, act, shared_mask)
+    qab = sw * (off * act.cross_moment(q_eff, q_eff, c) + add_off) + sb
+    # |q_ab| <= q_aa for equal lengths; clip the rounding (and quadrature) error that could leave [-1, 1]
+    return scalar_or_array(np.clip(qab / qaa, -1.0, 1.0))
+
+
+def correlation_map_slope(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu", q=None, shared_mask=False):
+    r"""Slope :math:`\chi(c) = \partial c^l/\partial c^{l-1}` of the correlation map.
+
+    By Price's theorem :math:`\partial_c E[\phi(u_a)\phi(u_b)] = \sqrt{q_aq_b}\,E[\phi'(u_a)\phi'(u_b)]`, so
+
+    .. math:: \chi(c) = \frac{\sigma_w^2\mu_1^2\,q\,E[\phi'(u_a)\phi'(u_b)]}{q^l_{aa}},
+
+    which for ReLU with multiplicative noise and no bias is
+    :math:`\chi(c) = R'(c)/\mu_2 = (\pi-\arccos c)/(\pi\mu_2)`. At :math:`c=1` and
+    without noise it is Poole et al.'s :math:`\chi_1 = \sigma_w^2E[\phi'(u)^2]`.
+    Arguments as in :func:`correlation_map`.
+    """
+    act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
+    c = _check_c(c)
+    if closed:
+        factor = 1.0 if shared_mask else 1.0 / np.asarray(nz.kappa, dtype=float)
+        return scalar_or_array(factor * np.asarray(act.normalised_kernel_derivative(c)))
+    q_eff, sw, sb, qaa, off, _ = _general_case(q, sigma_w2, sb, nz, act, shared_mask)
+    return scalar_or_array(sw * off * q_eff * act.derivative_cross_moment(q_eff, q_eff, c) / qaa)
+
+
+def _prepare(activation, noise, sigma_w2, sigma_b2):
+    """Normalise the arguments shared by the correlation functions.
+
+    Returns ``(activation, noise, sigma_b2, closed)``, where ``closed`` says that
+    sigma_w2 and q cancel from the correlation map (a rectifier, multiplicative
+    noise and no bias), so the closed forms apply and sigma_w2 may be omitted.
+    """
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
+    closed = _is_rectifier_multiplicative_unbiased(act, nz, sb)
+    if closed and sigma_w2 is not None:
+        check_range("sigma_w2", sigma_w2, 0.0, None)
+    return act, nz, sb, closed
+
+
+def _general_case(q, sigma_w2, sb, nz, act, shared_mask):
+    """Common length q, parameters, output variance q_aa and off-diagonal noise terms, for the quadrature path."""
+    q_eff = _resolve_q(q, sigma_w2, sb, nz, act)
+    sw, sb = _params(sigma_w2, sb)
+    diag, off, add_var, add_off = _noise_moments(nz, shared_mask)
+    qaa = sw * (diag * act.second_moment(q_eff) + add_var) + sb
+    _check_nonzero_length(qaa)
+    return q_eff, sw, sb, qaa, off, add_off
+
+
+def _check_nonzero_length(qaa):
+    if np.any(np.asarray(qaa) <= 0):
+        raise ValueError(
+            "the output variance q^l is zero (q = 0 with sigma_b2 = 0), so the correlation is undefined; "
+            "use q > 0 or sigma_b2 > 0"
+        )
+
+
+def _resolve_q(q, sigma_w2, sigma_b2, nz, act):
+    if sigma_w2 is None:
+        raise ValueError(
+            "sigma_w2 is required here: it only cancels from the correlation map for rectifiers with "
+            "multiplicative noise and sigma_b2 = 0"
+        )
+    if q is not None:
+        return np.maximum(check_range("q", q, 0.0, None), 1e-12)
+    from .criticality import variance_fixed_point
+
+    qs = np.asarray(variance_fixed_point(sigma_w2, sigma_b2, nz, act), dtype=float)
+    if np.any(~np.isfinite(qs)):
+        raise ValueError(
+            "the variance map has no finite stable fixed point for these parameters (the variance "
+            "grows without bound), so pass the input variance q explicitly"
+        )
+    return np.maximum(qs, 1e-12)
+
+
+def iterate_variance_map(q0, depth, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
+    r"""Iterate the variance map: returns :math:`q^0, q^1, \dots, q^L` stacked on axis 0.
+
+    Parameters
+    ----------
+    q0 : float or array
+        Input variance(s).
+    depth : int
+        Number of layers :math:`L\ge 1`.
+
+    Returns
+    -------
+    numpy.ndarray of shape ``(depth + 1,) + broadcast shape``
+    """
+    depth = check_positive_int("depth", depth)
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    q = check_range("q0", q0, 0.0, None)
+    _params(sigma_w2, sigma_b2)
+    out = [np.broadcast_to(q, np.broadcast(q, np.asarray(sigma_w2), np.asarray(sigma_b2), np.asarray(nz.mu2)).shape)]
+    with np.errstate(over="ignore"):
+        for _ in range(depth):
+            out.append(np.asarray(variance_map(np.minimum(out[-1], np.finfo(float).max), sigma_w2, sigma_b2, nz, act)))
+    return np.stack(out)
+
+
+def iterate_correlation_map(c0, depth, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu", q0=None, shared_mask=False):
+    r"""Iterate the correlation map of two equal-length inputs: returns :math:`c^0,\dots,c^L` on axis 0.
+
+    When ``q0`` is given, the common length evolves by the variance map and each
+    step uses the current :math:`q^l`; otherwise the lengths sit at the variance
+    fixed point (irrelevant for rectifiers with multiplicative noise and no bias).
+    """
+    depth = check_positive_int("depth", depth)
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    c = _check_c(c0)
+    cs = [c]
+    q = None if q0 is None else check_range("q0", q0, 0.0, None)
+    for _ in range(depth):
+        cs.append(np.asarray(correlation_map(cs[-1], sigma_w2, sigma_b2, nz, act, q=q, shared_mask=shared_mask)))
+        if q is not None:
+            q = np.asarray(variance_map(q, sigma_w2, sigma_b2, nz, act))
+    shape = np.broadcast_shapes(*(np.shape(x) for x in cs))  # np.broadcast takes at most 64 arrays
+    return np.stack([np.broadcast_to(x, shape) for x in cs])
