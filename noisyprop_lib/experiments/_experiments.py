@@ -86,7 +86,7 @@ def _scale_params(presets: dict, scale: str, overrides: dict) -> dict:
 
 def _git_commit() -> str:
     try:
-        root = Path(__file__).resolve().parents[1]
+        root = Path(__file__).resolve().parents[2]
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if out.returncode == 0:
             dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10)
@@ -576,7 +576,7 @@ def load_stored_results(name: str, *, root=None, cache=None, refresh: bool = Fal
 
     if not isinstance(name, str) or Path(name).name != name or Path(name).suffix not in (".npz", ".json"):
         raise ValueError(f"name must be a file name in {STORED_RESULTS_DIR}/ ending in .npz or .json, got {name!r}")
-    root = Path(__file__).resolve().parents[1] if root is None else Path(root)
+    root = Path(__file__).resolve().parents[2] if root is None else Path(root)
     local = root / STORED_RESULTS_DIR / name
     if local.is_file():
         return load_results(local)
