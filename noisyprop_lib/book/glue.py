@@ -14,14 +14,18 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["glue", "RECORDED"]
+__all__ = ["glue", "glue_values", "RECORDED"]
 
 #: ``name -> value`` of every glued value, filled only when ``NOISYPROP_GLUE_RECORD=1``.
 RECORDED: dict = {}
 
 
 def glue(name: str, value, display: bool = False) -> None:
-    """Store ``value`` under ``name`` for the page's ``{glue:...}`` roles."""
+    """Store ``value`` under ``name`` for the page's ``{glue:...}`` roles.
+
+    ``display`` defaults to False: the value appears in the text, not as a cell output. Pass
+    ``display=True`` only to show it under the cell as well.
+    """
     if not isinstance(name, str) or not name:
         raise ValueError(f"name must be a non-empty string, got {name!r}")
     value = _plain(value)
@@ -42,6 +46,18 @@ def glue(name: str, value, display: bool = False) -> None:
         print(f"{name} = {value!r}")
         return
     _display({"text/plain": f"{name} = {value!r}"}, raw=True)
+
+
+def glue_values(**values) -> None:
+    """Glue several values at once: ``glue_values(ch4_q_star=q, ch4_chi=chi)`` is one :func:`glue` per keyword.
+
+    The values are never displayed in the cell (``display=False``, the default of :func:`glue`); the page
+    shows them where its text writes ``{glue:text}`name:fmt```.
+    """
+    if not values:
+        raise ValueError("glue_values needs at least one name=value keyword")
+    for name, value in values.items():
+        glue(name, value)
 
 
 def _plain(value):
