@@ -9,7 +9,7 @@ import pytest
 
 import noisyprop_lib as npl
 
-API_FILE = pathlib.Path(__file__).parent / "data" / "api_0_1_0.txt"
+API_FILE = pathlib.Path(__file__).parent / "fixtures" / "api_0_1_0.txt"
 OLD_API = [tuple(line.split(":")) for line in API_FILE.read_text().splitlines() if line and not line.startswith("#")]
 # the flat module paths of 0.1.0 that are now deprecation shims (the others are packages or kept modules)
 DEPRECATED = {"activations", "noise", "meanfield", "criticality", "nngp", "symbolic", "simulate", "ensemble",
