@@ -35,7 +35,6 @@ from .criticality import (
     overflow_depth,
     trainable_depth,
     variance_depth_scale,
-    variance_fixed_point,
 )
 from .meanfield import (
     correlation_map,
@@ -43,6 +42,7 @@ from .meanfield import (
     covariance_map,
     iterate_correlation_map,
     iterate_variance_map,
+    variance_fixed_point,
     variance_map,
     variance_map_slope,
 )

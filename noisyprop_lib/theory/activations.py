@@ -43,7 +43,8 @@ from typing import Callable
 import numpy as np
 from scipy import special
 
-from .._validation import as_real_array, check_range, scalar_or_array
+from .._validation import check_range, scalar_or_array
+from ._domain import _C_TOL, _Q_TINY, _check_c, _check_q  # noqa: F401  (_C_TOL: tools/mutate.py)
 
 __all__ = [
     "Activation",
@@ -61,22 +62,6 @@ __all__ = [
     "gaussian_expectation",
     "bivariate_gaussian_expectation",
 ]
-
-_C_TOL = 1e-12  # rounding slack accepted (and clipped) outside [-1, 1]
-_Q_TINY = 1e-300  # derivative moments at q = 0 are taken as the limit q -> 0+
-
-
-def _check_c(c) -> np.ndarray:
-    arr = as_real_array("c", c)
-    if np.any(np.isnan(arr)) or np.any(np.abs(arr) > 1.0 + _C_TOL):
-        bad = arr[np.isnan(arr) | (np.abs(arr) > 1.0 + _C_TOL)]
-        raise ValueError(f"c (a correlation) must lie in [-1, 1], got {bad.ravel()[:3].tolist()}")
-    return np.clip(arr, -1.0, 1.0)
-
-
-def _check_q(name, q) -> np.ndarray:
-    return check_range(name, q, 0.0, None)
-
 
 # ---------------------------------------------------------------------------
 # the arc-cosine kernel

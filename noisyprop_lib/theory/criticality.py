@@ -25,21 +25,14 @@ from typing import NamedTuple
 import numpy as np
 
 from .._validation import check_range, scalar_or_array
+from ._moments import _affine_variance_map, _general_case, _prepare, _resolve_q
 from .activations import LeakyReLU, _excess_from_eps, get_activation
-from .meanfield import (
-    _prepare,
-    _resolve_q,
-    correlation_map,
-    correlation_map_slope,
-    variance_map,
-    variance_map_slope,
-)
+from .meanfield import correlation_map, correlation_map_slope, variance_fixed_point, variance_map_slope
 from .noise import ADDITIVE, as_noise
 
 __all__ = [
     "NoCriticalPointError",
     "critical_sigma_w2",
-    "variance_fixed_point",
     "chi1",
     "correlation_fixed_point",
     "correlation_fixed_point_slope",
@@ -121,57 +114,6 @@ def critical_sigma_w2(noise=None, activation="relu"):
     return scalar_or_array(1.0 / (mu2 * slope0))
 
 
-def variance_fixed_point(sigma_w2, sigma_b2=0.0, noise=None, activation="relu", q0=1.0, max_iter=100_000, tol=1e-13):
-    r"""The limit :math:`q^* = \lim_{l\to\infty} q^l` of the variance map started at ``q0``.
-
-    For rectifiers the map is affine, :math:`q' = rq + \beta`, and the limit is
-    exact: :math:`\beta/(1-r)` if :math:`r<1`; ``q0`` if :math:`r=1,\beta=0`
-    (critical: every :math:`q` is a fixed point); ``inf`` if the variance grows
-    without bound. Other activations are iterated until the relative change is
-    below ``tol`` (a ``RuntimeWarning`` reports points that did not converge).
-    """
-    act = get_activation(activation)
-    nz = as_noise(noise)
-    sw = check_range("sigma_w2", sigma_w2, 0.0, None)
-    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
-    q0 = check_range("q0", q0, 0.0, None)
-    if isinstance(act, LeakyReLU):
-        r, beta = _affine_variance_map(sw, sb, nz, act)
-        r, beta, q0b = np.broadcast_arrays(r, beta, q0)
-        out = np.full(r.shape, np.inf)
-        lt = r < 1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[lt] = beta[lt] / (1.0 - r[lt])
-        eq = (r == 1) & (beta == 0)
-        out[eq] = q0b[eq]
-        gt0 = (r > 1) & (beta == 0) & (q0b == 0)
-        out[gt0] = 0.0
-        return scalar_or_array(out)
-    q = np.broadcast_to(q0, np.broadcast(sw, sb, q0, np.asarray(nz.mu2)).shape).astype(float)
-    done = np.zeros(q.shape, dtype=bool)
-    for _ in range(int(max_iter)):
-        q_new = np.asarray(variance_map(np.minimum(q, 1e300), sw, sb, nz, act), dtype=float)
-        step = np.abs(q_new - q)
-        done = (step <= tol * np.maximum(q_new, 1e-300)) | (q_new > 1e300) | (q_new == q)
-        q = q_new
-        if np.all(done):
-            break
-    q = np.where(q > 1e300, np.inf, q)
-    if not np.all(done):
-        warnings.warn(f"variance_fixed_point: {np.sum(~done)} point(s) did not converge in {max_iter} iterations", RuntimeWarning, stacklevel=2)
-    return scalar_or_array(q)
-
-
-def _affine_variance_map(sw, sb, nz, act):
-    """(slope r, offset beta) of a rectifier's affine variance map."""
-    gain = act.gain
-    if nz.kind == ADDITIVE:
-        v = np.asarray(nz.variance, dtype=float)
-        return sw * gain, sw * v + sb
-    mu2 = np.asarray(nz.mu2, dtype=float)
-    return sw * mu2 * gain, sb + 0.0 * mu2
-
-
 def chi1(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     r"""Slope of the correlation map at :math:`c=1`, at the variance fixed point.
 
@@ -181,8 +123,6 @@ def chi1(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     At :math:`c = 1` the two arguments coincide, so the moment is one-dimensional and is
     computed as such (faster and more accurate than the general two-dimensional slope).
     """
-    from .meanfield import _general_case, _prepare
-
     act, nz, sb, closed = _prepare(activation, noise, sigma_w2, sigma_b2)
     if closed:
         return correlation_map_slope(1.0, sigma_w2, sb, nz, act)

@@ -22,8 +22,17 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_positive_int, check_range, scalar_or_array
-from .activations import LeakyReLU, _check_c, get_activation
-from .noise import ADDITIVE, Noise, as_noise
+from ._domain import _check_c
+from ._moments import (  # noqa: F401  (_resolve_q, _prepare: importable here as before)
+    _general_case,
+    _noise_moments,
+    _params,
+    _prepare,
+    _resolve_q,
+    _variance_fixed_point,
+)
+from .activations import get_activation
+from .noise import as_noise
 
 __all__ = [
     "variance_map",
@@ -33,23 +42,8 @@ __all__ = [
     "correlation_map_slope",
     "iterate_variance_map",
     "iterate_correlation_map",
+    "variance_fixed_point",
 ]
-
-
-def _params(sigma_w2, sigma_b2):
-    sw = check_range("sigma_w2", sigma_w2, 0.0, None)
-    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
-    return sw, sb
-
-
-def _noise_moments(noise: Noise, shared_mask: bool):
-    """(diagonal factor, off-diagonal factor, additive variance) of the noise."""
-    if noise.kind == ADDITIVE:
-        v = np.asarray(noise.variance, dtype=float)
-        return np.ones_like(v), np.ones_like(v), v, (v if shared_mask else np.zeros_like(v))
-    mu2 = np.asarray(noise.mu2, dtype=float)
-    off = mu2 if shared_mask else np.asarray(noise.mu1, dtype=float) ** 2
-    return mu2, off, np.zeros_like(mu2), np.zeros_like(mu2)
 
 
 def variance_map(q, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
@@ -135,10 +129,6 @@ def covariance_map(q_a, q_b, q_ab, sigma_w2, sigma_b2=0.0, noise=None, activatio
     return scalar_or_array(new_a), scalar_or_array(new_b), scalar_or_array(new_ab)
 
 
-def _is_rectifier_multiplicative_unbiased(act, nz, sb) -> bool:
-    return isinstance(act, LeakyReLU) and nz.kind != ADDITIVE and np.all(np.asarray(sb) == 0)
-
-
 def correlation_map(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu", q=None, shared_mask=False):
     r"""One layer of the noisy correlation map :math:`c^{l-1}\mapsto c^l` for two inputs of equal length.
 
@@ -198,57 +188,18 @@ def correlation_map_slope(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation
     return scalar_or_array(sw * off * q_eff * act.derivative_cross_moment(q_eff, q_eff, c) / qaa)
 
 
-def _prepare(activation, noise, sigma_w2, sigma_b2):
-    """Normalise the arguments shared by the correlation functions.
+def variance_fixed_point(sigma_w2, sigma_b2=0.0, noise=None, activation="relu", q0=1.0, max_iter=100_000, tol=1e-13):
+    r"""The limit :math:`q^* = \lim_{l\to\infty} q^l` of the variance map started at ``q0``.
 
-    Returns ``(activation, noise, sigma_b2, closed)``, where ``closed`` says that
-    sigma_w2 and q cancel from the correlation map (a rectifier, multiplicative
-    noise and no bias), so the closed forms apply and sigma_w2 may be omitted.
+    For rectifiers the map is affine, :math:`q' = rq + \beta`, and the limit is
+    exact: :math:`\beta/(1-r)` if :math:`r<1`; ``q0`` if :math:`r=1,\beta=0`
+    (critical: every :math:`q` is a fixed point); ``inf`` if the variance grows
+    without bound. Other activations are iterated until the relative change is
+    below ``tol`` (a ``RuntimeWarning`` reports points that did not converge).
     """
     act = get_activation(activation)
     nz = as_noise(noise)
-    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
-    closed = _is_rectifier_multiplicative_unbiased(act, nz, sb)
-    if closed and sigma_w2 is not None:
-        check_range("sigma_w2", sigma_w2, 0.0, None)
-    return act, nz, sb, closed
-
-
-def _general_case(q, sigma_w2, sb, nz, act, shared_mask):
-    """Common length q, parameters, output variance q_aa and off-diagonal noise terms, for the quadrature path."""
-    q_eff = _resolve_q(q, sigma_w2, sb, nz, act)
-    sw, sb = _params(sigma_w2, sb)
-    diag, off, add_var, add_off = _noise_moments(nz, shared_mask)
-    qaa = sw * (diag * act.second_moment(q_eff) + add_var) + sb
-    _check_nonzero_length(qaa)
-    return q_eff, sw, sb, qaa, off, add_off
-
-
-def _check_nonzero_length(qaa):
-    if np.any(np.asarray(qaa) <= 0):
-        raise ValueError(
-            "the output variance q^l is zero (q = 0 with sigma_b2 = 0), so the correlation is undefined; "
-            "use q > 0 or sigma_b2 > 0"
-        )
-
-
-def _resolve_q(q, sigma_w2, sigma_b2, nz, act):
-    if sigma_w2 is None:
-        raise ValueError(
-            "sigma_w2 is required here: it only cancels from the correlation map for rectifiers with "
-            "multiplicative noise and sigma_b2 = 0"
-        )
-    if q is not None:
-        return np.maximum(check_range("q", q, 0.0, None), 1e-12)
-    from .criticality import variance_fixed_point
-
-    qs = np.asarray(variance_fixed_point(sigma_w2, sigma_b2, nz, act), dtype=float)
-    if np.any(~np.isfinite(qs)):
-        raise ValueError(
-            "the variance map has no finite stable fixed point for these parameters (the variance "
-            "grows without bound), so pass the input variance q explicitly"
-        )
-    return np.maximum(qs, 1e-12)
+    return scalar_or_array(_variance_fixed_point(sigma_w2, sigma_b2, nz, act, q0, max_iter, tol, stacklevel=3))
 
 
 def iterate_variance_map(q0, depth, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):

@@ -39,7 +39,8 @@ import numpy as np
 
 from .._validation import check_positive_int, check_range
 from .activations import LeakyReLU, get_activation
-from .meanfield import _noise_moments, variance_map
+from ._moments import _noise_moments
+from .meanfield import variance_map
 from .noise import as_noise
 
 __all__ = ["nngp_kernel", "gp_regression", "GPPrediction"]

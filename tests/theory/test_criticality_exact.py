@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import noisyprop_lib as npl
+from noisyprop_lib.theory import _moments as M
 from noisyprop_lib.theory import criticality as C
 
 
@@ -191,7 +192,7 @@ def _first_depth_beyond(r, beta, q0, K, up):
     ],
 )
 def test_overflow_depth_against_the_iterated_affine_map(sw, sb, nz, q0, dtype, up):
-    r, beta = C._affine_variance_map(np.asarray(sw), np.asarray(sb), npl.as_noise(nz), npl.ReLU())
+    r, beta = M._affine_variance_map(np.asarray(sw), np.asarray(sb), npl.as_noise(nz), npl.ReLU())
     kmax, ktiny = C._float_limits(dtype)
     L = npl.overflow_depth(sw, nz, q0=q0, dtype=dtype, sigma_b2=sb)
     first = _first_depth_beyond(float(r), float(beta), q0, kmax if up else ktiny, up)
