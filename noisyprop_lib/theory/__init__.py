@@ -12,14 +12,10 @@ from .activations import (
     ReLU,
     SiLU,
     Tanh,
-    arccos_kernel,
-    arccos_kernel_derivative,
-    arccos_kernel_excess,
-    arccos_kernel_second_derivative,
-    bivariate_gaussian_expectation,
-    gaussian_expectation,
     get_activation,
 )
+from .arccos import arccos_kernel, arccos_kernel_derivative, arccos_kernel_excess, arccos_kernel_second_derivative
+from .gauss import bivariate_gaussian_expectation, gaussian_expectation
 from .criticality import (
     CorrelationFixedPoint,
     FiniteWidthLogVariance,

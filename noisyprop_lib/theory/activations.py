@@ -16,27 +16,10 @@ degree-one arc-cosine kernel of Cho & Saul (2009),
 
 GELU's two-dimensional moments have closed forms too (:class:`GELU`). Any
 other activation (tanh, erf, SiLU or any callable), and GELU's one-dimensional
-moments, go through quadrature. One-dimensional moments use Gauss–Legendre
-panels on each half of the real line, split at 0 and graded geometrically
-towards it; they reach about :math:`10^{-14}` relative for any :math:`q` in
-:math:`[10^{-4}, 10^8]` (checked for erf and GELU against closed forms). The
-two-dimensional ones use Gauss–Legendre in polar coordinates, with the angular
-range split where either argument changes sign and the radial range graded
-towards 0; above :math:`q = 2.89` the angular arcs are graded towards the sign
-changes as well, with a number of levels growing like :math:`\log_2\sqrt q`,
-because the bend of a smooth activation then lies within :math:`1/\sqrt q` of
-them. The absolute error is below :math:`3\times10^{-14}` of
-:math:`\sqrt{E[f(u_a)^2]E[g(u_b)^2]}` up to :math:`q = 10^8`, and the relative
-error below :math:`10^{-12}` except where the expectation nearly cancels (see
-:func:`bivariate_gaussian_expectation` for where). (A plain Gauss–Hermite rule is
-exact for the rectifiers' one-dimensional moments by symmetry, but loses digits
-quickly for :math:`\tanh` and erf once :math:`q` exceeds about 2; the ungraded
-polar rule lost 2e-5 relative for GELU at :math:`q = 100` and 3e-4 for erf at
-:math:`q = 10^4`.)
+moments, go through the graded Gauss–Legendre rules of :mod:`noisyprop_lib.theory.gauss`.
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Callable
 
@@ -45,6 +28,16 @@ from scipy import special
 
 from .._validation import check_range, scalar_or_array
 from ._domain import _C_TOL, _Q_TINY, _check_c, _check_q  # noqa: F401  (_C_TOL: tools/mutate.py)
+from .arccos import (  # noqa: F401  (_EXCESS_SERIES, _excess_from_eps: importable here as before)
+    _EXCESS_SERIES,
+    _excess_from_eps,
+    arccos_kernel,
+    arccos_kernel_derivative,
+    arccos_kernel_excess,
+    arccos_kernel_second_derivative,
+)
+from . import _gelu
+from .gauss import _CHUNK, _gauss_rule, bivariate_gaussian_expectation, gaussian_expectation
 
 __all__ = [
     "Activation",
@@ -59,278 +52,9 @@ __all__ = [
     "arccos_kernel_derivative",
     "arccos_kernel_second_derivative",
     "arccos_kernel_excess",
-    "gaussian_expectation",
+    "gaussian_expectation",  # re-exported from .gauss
     "bivariate_gaussian_expectation",
 ]
-
-# ---------------------------------------------------------------------------
-# the arc-cosine kernel
-# ---------------------------------------------------------------------------
-
-
-def arccos_kernel(c):
-    r"""Normalised degree-one arc-cosine kernel :math:`R(c)` (Cho & Saul, 2009).
-
-    .. math:: R(c) = \frac{\sqrt{1-c^2} + (\pi-\arccos c)\,c}{\pi}
-                   = \frac{c\arcsin c + \sqrt{1-c^2}}{\pi} + \frac c2,
-
-    so that :math:`E[\mathrm{ReLU}(u_a)\mathrm{ReLU}(u_b)] = \tfrac12\sqrt{q_aq_b}R(c)`.
-    :math:`R(1)=1`, :math:`R(0)=1/\pi`, :math:`R(-1)=0`. Accepts any array of
-    correlations in :math:`[-1, 1]`.
-    """
-    c = _check_c(c)
-    # for c < 0 use R(c) = R(-c) + c = R(1 - (1 + c)) - (1 - (1 + c)), i.e. the excess at eps = 1 + c:
-    # c + (R(c) - c) would cancel to an absolute error of 1e-16, and even go negative, near c = -1
-    return scalar_or_array(np.where(c < 0, _excess_from_eps(1.0 + c), c + _excess_from_eps(1.0 - c)))
-
-
-def arccos_kernel_excess(c):
-    r""":math:`R(c) - c = \frac1\pi\int_c^1 \arccos t\,dt`, computed without cancellation near :math:`c=1`.
-
-    Near :math:`c = 1` the two terms of :math:`\sqrt{1-c^2} - c\arccos c` nearly
-    cancel; for :math:`\varepsilon = 1-c < 10^{-2}` the series
-    :math:`\frac{\sqrt2}{\pi}\varepsilon^{3/2}\big(\tfrac23 + \tfrac{\varepsilon}{30} + \tfrac{3\varepsilon^2}{560} + \dots\big)`
-    (eight terms) is used instead.
-    """
-    c = _check_c(c)
-    return scalar_or_array(_excess_from_eps(1.0 - c))
-
-
-# coefficients of (R(1 - e) - (1 - e)) / (sqrt(2)/pi e^{3/2}) in powers of e, from integrating
-# arccos(1 - t) = 2 arcsin(sqrt(t/2)) term by term (checked against sympy in the tests)
-_EXCESS_SERIES = (2 / 3, 1 / 30, 3 / 560, 5 / 4032, 35 / 101376, 63 / 585728, 77 / 2129920, 143 / 11141120)
-
-
-def _excess_from_eps(eps):
-    r""":math:`R(1-\varepsilon) - (1-\varepsilon)` for :math:`\varepsilon\in[0,2]`, accurate to a few ulp."""
-    e0 = np.clip(np.asarray(eps, dtype=float), 0.0, 2.0)
-    # for eps > 1 (c < 0), R(c) - c = R(-c) = (eps - 1) + excess at 2 - eps: arcsin(sqrt(eps/2)) near
-    # eps = 2 would lose up to half the digits (1/sqrt(1 - x^2) amplification)
-    flip = e0 > 1.0
-    e = np.where(flip, 2.0 - e0, e0)
-    out = np.empty(e.shape)
-    small = e < 1e-2
-    es = e[small]
-    poly = np.zeros_like(es)
-    for coef in reversed(_EXCESS_SERIES):
-        poly = poly * es + coef
-    out[small] = (math.sqrt(2.0) / math.pi) * es * np.sqrt(es) * poly
-    el = e[~small]
-    cl = 1.0 - el
-    out[~small] = (np.sqrt(el * (2.0 - el)) - cl * 2.0 * np.arcsin(np.sqrt(el / 2.0))) / math.pi
-    return np.where(flip, (e0 - 1.0) + out, out)
-
-
-def arccos_kernel_derivative(c):
-    r""":math:`R'(c) = (\pi - \arccos c)/\pi = \tfrac12 + \arcsin(c)/\pi`, which lies in :math:`[0, 1]`.
-
-    Equal to :math:`2E[\mathbf 1(u_a>0)\mathbf 1(u_b>0)]`.
-    """
-    c = _check_c(c)
-    return scalar_or_array((math.pi - np.arccos(c)) / math.pi)
-
-
-def arccos_kernel_second_derivative(c):
-    r""":math:`R''(c) = 1/(\pi\sqrt{1-c^2})`; infinite at :math:`c=\pm1`."""
-    c = _check_c(c)
-    with np.errstate(divide="ignore"):
-        return scalar_or_array(1.0 / (math.pi * np.sqrt((1.0 - c) * (1.0 + c))))
-
-
-# ---------------------------------------------------------------------------
-# quadrature
-# ---------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=32)
-def _graded_half_line(order: int, levels: int, radius: float):
-    r"""Gauss–Legendre nodes and weights on :math:`[0, R]`, on panels graded geometrically towards 0.
-
-    The panels are :math:`[0, R2^{-L}]` and :math:`[R2^{-k-1}, R2^{-k}]` for
-    :math:`k = 0..L-1`, each with ``order`` nodes, so features of any width down to
-    :math:`R2^{-L}` next to the origin (where a kink sits, or where
-    :math:`\tanh(\sqrt q z)` turns over when :math:`q` is large) are resolved.
-    """
-    x, w = np.polynomial.legendre.leggauss(order)
-    edges = [0.0] + [radius * 2.0 ** (-k) for k in range(levels, -1, -1)]
-    nodes = np.concatenate([0.5 * (b - a) * (x + 1.0) + a for a, b in zip(edges[:-1], edges[1:])])
-    weights = np.concatenate([0.5 * (b - a) * w for a, b in zip(edges[:-1], edges[1:])])
-    return nodes, weights
-
-
-@functools.lru_cache(maxsize=16)
-def _gauss_rule(order: int):
-    r"""Nodes :math:`z_k` and weights :math:`w_k` with :math:`\sum_k w_k f(z_k)\approx E[f(z)]`, :math:`z\sim\mathcal N(0,1)`.
-
-    Graded Gauss–Legendre panels on each half of :math:`[-12, 12]`, split at 0
-    (see :func:`_graded_half_line`); symmetric, so odd integrands cancel exactly.
-    The truncation at :math:`|z| = 12` costs :math:`O(e^{-72})`.
-    """
-    z, w = _graded_half_line(order, 30, 12.0)
-    w = w * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-    return np.concatenate([-z[::-1], z]), np.concatenate([w[::-1], w])
-
-
-@functools.lru_cache(maxsize=16)
-def _legendre(order: int):
-    return np.polynomial.legendre.leggauss(order)
-
-
-_CHUNK = 4096
-
-
-def gaussian_expectation(f: Callable, q, order: int = 12):
-    r""":math:`E[f(\sqrt q\,z)]` for :math:`z\sim\mathcal N(0,1)` by graded Gauss–Legendre quadrature.
-
-    Parameters
-    ----------
-    f : callable
-        Vectorised function of a numpy array.
-    q : float or array
-        Variance(s), :math:`q\ge0`; the result broadcasts over ``q``.
-    order : int
-        Nodes per panel (31 graded panels on each half-line). The rule is
-        symmetric and split at 0, so functions with a kink at the origin (the
-        rectifiers) and functions that change over a scale :math:`1/\sqrt q`
-        near it (tanh or erf at large :math:`q`) are integrated to near machine
-        precision; a plain Gauss–Hermite rule is not (e.g. 1.8 % error for
-        :math:`E[\tanh(10z)^2]` with 200 nodes).
-    """
-    q = _check_q("q", q)
-    z, w = _gauss_rule(int(order))
-    flat = np.sqrt(q).ravel()
-    out = np.empty(flat.shape)
-    for s in range(0, flat.size, _CHUNK):
-        sq = flat[s : s + _CHUNK, None]
-        out[s : s + _CHUNK] = f(sq * z) @ w
-    return scalar_or_array(out.reshape(q.shape))
-
-
-# the two-dimensional rule: one Gauss-Legendre panel per arc while sqrt(max(q_a, q_b)) <= _GRADE_ABOVE
-# (accurate to 2e-14 there; the cost of the common tanh/erf paths is unchanged); above, the arcs and the
-# radius are graded geometrically towards the sign changes, with as many levels as sqrt(q) needs
-_GRADE_ABOVE = 1.7  # q = 2.89: the ungraded rule is at 2e-14 there and 4e-13 at q = 4
-_GRADED_THETA_ORDER = 10  # nodes per angular panel of the graded rule
-_RADIAL_ORDER = 16
-_MAX_GRADING_SQRT_Q = 1e8  # grading stops growing beyond q = 1e16 (see the docstring)
-_BIV_BUDGET = 256 * 4 * 32 * 144  # quadrature nodes times points evaluated at once (the ungraded rule's chunk)
-
-
-def _bivariate_levels(s: np.ndarray):
-    r"""Angular and radial grading levels for :math:`s = \sqrt{\max(q_a, q_b)}` (-1: the ungraded rule)."""
-    s = np.minimum(s, _MAX_GRADING_SQRT_Q)
-    graded = s > _GRADE_ABOVE
-    with np.errstate(divide="ignore"):
-        lt = np.where(graded, np.ceil(np.log2(np.maximum(3.0 * s, 1.0))), -1).astype(int)
-        lr = np.where(graded, np.maximum(8, np.ceil(np.log2(np.maximum(30.0 * s, 1.0)))), -1).astype(int)
-    return lt, lr
-
-
-def _split_angles(beta: np.ndarray):
-    r"""The four angles where :math:`\cos\theta` or :math:`\cos(\theta-\beta)` vanishes, sorted, and the arcs' ends."""
-    half = 0.5 * math.pi
-    br = np.stack([np.full_like(beta, half), np.full_like(beta, 3 * half), (beta + half) % (2 * math.pi), (beta + 3 * half) % (2 * math.pi)], axis=1)
-    br.sort(axis=1)
-    ends = np.concatenate([br[:, 1:], br[:, :1] + 2 * math.pi], axis=1)  # (P, 4)
-    return br, ends
-
-
-def bivariate_gaussian_expectation(f: Callable, g: Callable, q_a, q_b, c, order: int = 32, radius: float = 11.0):
-    r""":math:`E[f(u_a)g(u_b)]` for a centred Gaussian pair with variances :math:`q_a,q_b` and correlation :math:`c`.
-
-    Writes :math:`u_a=\sqrt{q_a}\,r\cos\theta` and
-    :math:`u_b=\sqrt{q_b}\,r\cos(\theta-\beta)` with :math:`\cos\beta=c`, then
-    integrates :math:`\frac1{2\pi}\int d\theta\int_0^R r e^{-r^2/2}\,dr` by
-    Gauss–Legendre on the four angular arcs bounded by the angles where
-    :math:`u_a` or :math:`u_b` changes sign, times Gauss–Legendre in
-    :math:`r\in[0, R]`.
-
-    For :math:`s=\sqrt{\max(q_a,q_b)}\le 1.7` (:math:`q\le 2.89`) each arc is one panel of ``order``
-    nodes and the radius has 9 panels graded towards 0 (16 nodes each). For
-    larger variances a feature of :math:`f` or :math:`g` at a scale of order 1
-    (the bend of tanh, erf or GELU) sits within :math:`1/s` of the origin and of
-    the sign-change lines, so the rule is graded there: each arc is halved and
-    each half cut into :math:`\lceil\log_2 3s\rceil + 1` panels shrinking
-    geometrically towards its end (10 nodes each), and the radius into
-    :math:`\max(8, \lceil\log_2 30s\rceil) + 1` panels towards 0. The cost per
-    point grows like :math:`\log^2 s`: 18,432 nodes for :math:`s\le1.7`, about
-    70,000 at :math:`q = 10`, 200,000 at :math:`q = 10^4` and 440,000 at
-    :math:`q = 10^8`. The grading stops growing at :math:`q = 10^{16}`.
-
-    Accuracy (measured against 50-digit references for erf, whose kernel is
-    Williams' closed form, and for GELU, see :class:`GELU`, over
-    :math:`q_a, q_b\in[10^{-4}, 10^8]` and :math:`c\in[-1, 1]` including
-    :math:`\pm1`; ``tests/test_activations.py``): the absolute error is below
-    :math:`3\times10^{-14}` times the scale :math:`\sqrt{E[f(u_a)^2]E[g(u_b)^2]}`
-    (typically a few :math:`10^{-15}`), and the relative error below
-    :math:`10^{-12}` (typically :math:`10^{-14}`) wherever the expectation exceeds
-    :math:`10^{-3}` of that scale. Where it is smaller, through cancellation, only
-    the absolute bound holds: GELU at :math:`c\approx0` with :math:`q\lesssim10^{-2}`
-    (the odd parts :math:`u/2` cancel; :math:`10^{-11}` relative at
-    :math:`q = 10^{-4}`), and next to a correlation where the expectation changes
-    sign (GELU near :math:`c = -1` at large :math:`q`). Beyond :math:`q = 10^{16}` the
-    grading no longer grows and features at the scale :math:`1/\sqrt q` go
-    unresolved. Functions smooth away from zero, or with a kink or jump there, are covered;
-    the truncation at ``radius`` costs :math:`O(R^3 e^{-R^2/2})`.
-    """
-    q_a = _check_q("q_a", q_a)
-    q_b = _check_q("q_b", q_b)
-    c = _check_c(c)
-    qa, qb, cc = np.broadcast_arrays(q_a, q_b, c)
-    shape = qa.shape
-    qa, qb, cc = (np.ascontiguousarray(a, dtype=float).ravel() for a in (qa, qb, cc))
-    out = np.empty(qa.shape)
-    lt, lr = _bivariate_levels(np.sqrt(np.maximum(qa, qb)))
-    for key in sorted(set(zip(lt.tolist(), lr.tolist()))):
-        idx = np.flatnonzero((lt == key[0]) & (lr == key[1]))
-        if key[0] < 0:
-            out[idx] = _bivariate_ungraded(f, g, qa[idx], qb[idx], cc[idx], int(order), float(radius))
-        else:
-            out[idx] = _bivariate_graded(f, g, qa[idx], qb[idx], cc[idx], key[0], key[1], float(radius))
-    return scalar_or_array(out.reshape(shape))
-
-
-def _bivariate_ungraded(f, g, qa, qb, cc, order, radius):
-    xl, wl = _legendre(order)
-    r, wr = _graded_half_line(_RADIAL_ORDER, 8, radius)
-    wr_eff = wr * r * np.exp(-0.5 * r * r) / (2.0 * math.pi)
-    out = np.empty(qa.shape)
-    chunk = max(1, _BIV_BUDGET // (4 * order * r.size))
-    for s in range(0, qa.size, chunk):
-        a = np.sqrt(qa[s : s + chunk])
-        b = np.sqrt(qb[s : s + chunk])
-        beta = np.arccos(cc[s : s + chunk])
-        br, ends = _split_angles(beta)
-        width = ends - br
-        theta = br[:, :, None] + 0.5 * width[:, :, None] * (xl + 1.0)  # (P, 4, n)
-        wt = 0.5 * width[:, :, None] * wl  # (P, 4, n)
-        ua = a[:, None, None, None] * np.cos(theta)[..., None] * r  # (P, 4, n, m)
-        ub = b[:, None, None, None] * np.cos(theta - beta[:, None, None])[..., None] * r
-        vals = f(ua) * g(ub)
-        out[s : s + chunk] = np.einsum("pknm,pkn,m->p", vals, wt, wr_eff)
-    return out
-
-
-def _bivariate_graded(f, g, qa, qb, cc, levels_theta, levels_r, radius):
-    t, wt1 = _graded_half_line(_GRADED_THETA_ORDER, levels_theta, 1.0)  # on [0, 1], graded towards 0
-    r, wr = _graded_half_line(_RADIAL_ORDER, levels_r, radius)
-    wr_eff = wr * r * np.exp(-0.5 * r * r) / (2.0 * math.pi)
-    out = np.empty(qa.shape)
-    chunk = max(1, _BIV_BUDGET // (8 * t.size * r.size))
-    for s in range(0, qa.size, chunk):
-        a = np.sqrt(qa[s : s + chunk])
-        b = np.sqrt(qb[s : s + chunk])
-        beta = np.arccos(cc[s : s + chunk])
-        br, ends = _split_angles(beta)
-        h = 0.5 * (ends - br)[:, :, None]  # half-arcs, each graded towards its outer end
-        theta = np.concatenate([br[:, :, None] + h * t, ends[:, :, None] - h * t], axis=1)  # (P, 8, n)
-        wt = np.concatenate([h * wt1, h * wt1], axis=1)
-        ua = a[:, None, None, None] * np.cos(theta)[..., None] * r  # (P, 8, n, m)
-        ub = b[:, None, None, None] * np.cos(theta - beta[:, None, None])[..., None] * r
-        vals = f(ua) * g(ub)
-        out[s : s + chunk] = np.einsum("pknm,pkn,m->p", vals, wt, wr_eff)
-    return out
-
 
 # ---------------------------------------------------------------------------
 # activations
@@ -384,6 +108,11 @@ class Activation:
         h = 1e-3
         f = self.fn
         return (8.0 * (f(x + h) - f(x - h)) - (f(x + 2 * h) - f(x - 2 * h))) / (12.0 * h)
+
+    @property
+    def torch_fn(self) -> Callable | None:
+        """The activation on torch tensors (``None`` if it has none), as given by ``torch_fn=``; read-only."""
+        return self._torch_fn
 
     def torch(self, x):
         """Apply the activation to a torch tensor."""
@@ -617,23 +346,6 @@ class GELU(Activation):
 
         super().__init__(fn, dfn, name="gelu", torch_fn=_torch_gelu, order=order)
 
-    @staticmethod
-    def _pieces(q_a, q_b, c):
-        qa, qb, cc = np.broadcast_arrays(q_a, q_b, c)
-        e = (1.0 - cc) * (1.0 + cc)
-        A, B = 1.0 + qa, 1.0 + qb
-        AB = A * B
-        qq = qa * qb
-        D = 1.0 + qa + qb + e * qq
-        k = cc * np.sqrt(qa) * np.sqrt(qb)
-        rootD = np.sqrt(D)
-        absk = np.abs(k)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            t = rootD / absk  # only used where it is below 1
-        near = (cc < 0) & (t < 1.0)
-        ts = np.where(near, t, 0.5)
-        return qa, qb, cc, e, A, B, AB, qq, D, k, rootD, absk, ts, near
-
     def _beyond_closed_form(self, q_a, q_b):
         return bool(np.any(np.maximum(q_a, q_b) > self._CLOSED_FORM_MAX_Q))
 
@@ -644,12 +356,7 @@ class GELU(Activation):
         c = _check_c(c)
         if self._beyond_closed_form(q_a, q_b):
             return super().cross_moment(q_a, q_b, c)
-        qa, qb, cc, e, A, B, AB, qq, D, k, rootD, absk, ts, near = self._pieces(q_a, q_b, c)
-        theta = np.arctan2(rootD, -k)
-        direct = k * theta / (2 * math.pi) + (qq * D + k * k) / (2 * math.pi * AB * rootD)
-        p = A * qa + B * qb + AB + e * qq * (A + B)
-        far = (k * k * ts * _t_minus_arctan(ts) - p / AB) / (2 * math.pi * rootD)
-        return scalar_or_array(np.where(near, far, direct))
+        return scalar_or_array(_gelu.cross_moment(q_a, q_b, c))
 
     def derivative_cross_moment(self, q_a, q_b, c):
         r""":math:`E[\phi'(u_a)\phi'(u_b)]` in closed form (the limit :math:`q\to0^+` where a variance is 0)."""
@@ -658,27 +365,7 @@ class GELU(Activation):
         c = _check_c(c)
         if self._beyond_closed_form(q_a, q_b):
             return super().derivative_cross_moment(q_a, q_b, c)
-        qa, qb, cc, e, A, B, AB, qq, D, k, rootD, absk, ts, near = self._pieces(q_a, q_b, c)
-        theta = np.arctan2(rootD, -k)
-        direct = (theta + k * (A + B) / (AB * rootD) + k / (D * rootD)) / (2 * math.pi)
-        p = A * qa + B * qb + AB + e * qq * (AB + A + B)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            far = (p / (absk * AB * rootD) - _t_minus_arctan(ts) - absk / (D * rootD)) / (2 * math.pi)
-        return scalar_or_array(np.where(near, far, direct))
-
-
-# t - arctan t = sum_{n >= 1} (-1)^(n+1) t^(2n+1) / (2n+1); 24 terms reach 2^-48 t^3 for t <= 1/2
-_T_MINUS_ARCTAN_SERIES = tuple((-1.0) ** (n + 1) / (2 * n + 1) for n in range(1, 25))
-
-
-def _t_minus_arctan(t):
-    r""":math:`t - \arctan t` for :math:`t\ge0`, without cancellation at small :math:`t`."""
-    t = np.asarray(t, dtype=float)
-    t2 = t * t
-    poly = np.zeros_like(t)
-    for coef in reversed(_T_MINUS_ARCTAN_SERIES):
-        poly = poly * t2 + coef
-    return np.where(t <= 0.5, t * t2 * poly, t - np.arctan(t))
+        return scalar_or_array(_gelu.derivative_cross_moment(q_a, q_b, c))
 
 
 class SiLU(Activation):
