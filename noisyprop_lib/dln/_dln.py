@@ -47,6 +47,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
+from .._progress import progress_bar
 from .._validation import check_finite, check_positive_int, check_range, scalar_or_array
 
 __all__ = [
@@ -801,7 +802,7 @@ def train_dln(
     k = 0
     L = L0
     gcol = gam[:, :, None].copy()
-    bar = _progress_bar(progress, n_steps, "train_dln")
+    bar = progress_bar(n_steps, progress=progress, desc="train_dln", unit="step", leave=False)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for k in range(n_steps + 1):
             if bar is not None and k:
@@ -928,19 +929,6 @@ def train_dln(
 # ---------------------------------------------------------------------------
 # interpolators: implicit bias, basis pursuit, minimum l2
 # ---------------------------------------------------------------------------
-
-
-def _progress_bar(progress, total, desc):
-    """A tqdm bar, or None: ``progress=None`` shows one only when stderr is a terminal."""
-    import sys
-
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="step", leave=False)
 
 
 def _check_design(X, y):

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._progress import progress_bar
 from .._validation import check_positive_int, check_range
 from ..theory.criticality import overflow_depth
 from ..theory.noise import Dropout
@@ -160,7 +161,7 @@ def variance_depth(scale: str = "book", *, keep_prob: float = 0.6, device="auto"
     log_q = np.full((len(grid), max_d + 1), np.nan)
     failed = np.full(len(grid), -1, dtype=np.int64)
     failure = np.array([""] * len(grid), dtype=object)
-    bar = _bar(progress, len(grid), "variance depth")
+    bar = progress_bar(len(grid), progress=progress, desc="variance depth")
     for i, (sw, depth) in enumerate(zip(grid, depths)):
         res = propagate(x, int(depth), float(sw), noise=noise, n_networks=1, width=width_, pairs=None, dtype="float32",
                         device=dev, seed=seed * 1000 + i, method="explicit")
@@ -406,13 +407,13 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
         if batch_depths:
             from .ensemble import train_padded_ensemble
 
-            bar = _bar(progress, ep, f"trainability ({init}, all depths batched)")
+            bar = progress_bar(ep, progress=progress, desc=f"trainability ({init}, all depths batched)")
             net_depths = np.repeat(ds, len(kp))
             tl, vl = train_padded_ensemble(xtr, xva, np.tile(kp, len(ds)), np.tile(sigma_w2, len(ds)), net_depths, width_, ep,
                                            lr_, bs, dev, tdt, seed * 1000, bar, opt)
             train_loss[:], val_loss[:] = tl.reshape(len(ds), len(kp), ep), vl.reshape(len(ds), len(kp), ep)
         else:
-            bar = _bar(progress, len(ds) * ep, f"trainability ({init})")
+            bar = progress_bar(len(ds) * ep, progress=progress, desc=f"trainability ({init})")
             for i, depth in enumerate(ds):
                 tl, vl = _train_ensemble(xtr, xva, kp, sigma_w2, int(depth), width_, ep, lr_, bs, dev, tdt, seed * 1000 + i, bar, opt)
                 train_loss[i], val_loss[i] = tl, vl
@@ -499,16 +500,6 @@ def _jsonable(obj):
     if isinstance(obj, np.generic):
         return _jsonable(obj.item())
     return obj
-
-
-def _bar(progress, total, desc):
-    if progress is None:
-        progress = sys.stderr.isatty()
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc)
 
 
 # ---------------------------------------------------------------------------
