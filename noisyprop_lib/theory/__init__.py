@@ -18,7 +18,6 @@ from .arccos import arccos_kernel, arccos_kernel_derivative, arccos_kernel_exces
 from .gauss import bivariate_gaussian_expectation, gaussian_expectation
 from .criticality import (
     CorrelationFixedPoint,
-    FiniteWidthLogVariance,
     NoCriticalPointError,
     chi1,
     correlation_fixed_point,
@@ -26,12 +25,11 @@ from .criticality import (
     correlation_fixed_point_slope,
     critical_sigma_w2,
     depth_scale,
-    finite_width_log_variance_moments,
     gradient_depth_scale,
-    overflow_depth,
     trainable_depth,
     variance_depth_scale,
 )
+from .finite_width import FiniteWidthLogVariance, finite_width_log_variance_moments, overflow_depth
 from .meanfield import (
     correlation_map,
     correlation_map_slope,

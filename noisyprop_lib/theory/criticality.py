@@ -26,7 +26,8 @@ import numpy as np
 
 from .._validation import check_range, scalar_or_array
 from ._moments import _affine_variance_map, _general_case, _prepare, _resolve_q
-from .activations import LeakyReLU, _excess_from_eps, get_activation
+from ._rectifier import _rectifier_delta, _solve_rectifier_fixed_point
+from .activations import LeakyReLU, get_activation
 from .meanfield import correlation_map, correlation_map_slope, variance_fixed_point, variance_map_slope
 from .noise import ADDITIVE, as_noise
 
@@ -42,9 +43,6 @@ __all__ = [
     "variance_depth_scale",
     "gradient_depth_scale",
     "trainable_depth",
-    "overflow_depth",
-    "FiniteWidthLogVariance",
-    "finite_width_log_variance_moments",
 ]
 
 
@@ -133,100 +131,6 @@ def chi1(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
 # ---------------------------------------------------------------------------
 # the correlation fixed point
 # ---------------------------------------------------------------------------
-
-
-def _rectifier_delta(nz, act) -> np.ndarray:
-    r"""Effective noise level :math:`\delta` with :math:`c^*` solving :math:`R(c) - c = \delta c`."""
-    a = act.alpha
-    rel = np.asarray(nz.relative_variance, dtype=float)
-    return rel * (1.0 + a * a) / (1.0 - a) ** 2
-
-
-def _excess_eps(eps):
-    r""":math:`R(1-\varepsilon) - (1-\varepsilon)` as a function of :math:`\varepsilon`, accurate for small :math:`\varepsilon`."""
-    return _excess_from_eps(eps)
-
-
-# tan(t) - t = t^3/3 + 2 t^5/15 + 17 t^7/315 + 62 t^9/2835 + 1382 t^11/155925 + ..., for small t
-_TAN_MINUS_X = (1 / 3, 2 / 15, 17 / 315, 62 / 2835, 1382 / 155925, 21844 / 6081075)
-
-
-def _solve_rectifier_fixed_point(delta):
-    r"""Solve :math:`R(c) - c = \delta c` for :math:`c\in(0,1]`; returns (c*, theta* = arccos c*).
-
-    With :math:`c = \cos\theta`, :math:`R(c) = (\sin\theta + (\pi-\theta)\cos\theta)/\pi`,
-    and the fixed-point equation becomes
-
-    .. math:: \tan\theta - \theta = \pi\delta,
-
-    increasing and convex in :math:`\theta\in[0,\pi/2)`, with one transcendental
-    function per Newton step. Newton's method then converges monotonically from a
-    bound on the correct side:
-
-    * :math:`\delta<1`: in :math:`\theta`, from
-      :math:`\theta_0 = \min((3\pi\delta)^{1/3}, \arctan(\pi\delta+\pi/2))`, an upper bound
-      (because :math:`\tan\theta-\theta\ge\theta^3/3` and :math:`\theta<\pi/2`), with the
-      Taylor series of :math:`\tan\theta - \theta` for small :math:`\theta`, so that the
-      relative precision holds as :math:`\delta\to0`;
-    * :math:`\delta\ge1` (:math:`c^*<0.22`): in :math:`\varphi = \pi/2-\theta`, where the
-      equation reads :math:`\cot\varphi + \varphi - \pi/2 = \pi\delta` and
-      :math:`c^* = \sin\varphi`, from the lower bound :math:`\arctan(1/(\pi\delta+\pi/2))`.
-
-    Only points that have not converged are updated (an active set); a point
-    stops once its step is at the level of rounding or changes sign.
-    """
-    delta = np.asarray(delta, dtype=float)
-    c_out = np.ones(delta.shape)
-    theta_out = np.zeros(delta.shape)
-    big = delta >= 1.0
-    small = (delta > 0) & ~big
-    half_pi = 0.5 * math.pi
-
-    if np.any(small):
-        pd = math.pi * delta[small]
-        t = np.minimum(np.cbrt(3.0 * pd), np.arctan(pd + half_pi))
-        # tighten the start with powers only: Newton on the truncated series t^3/3 + 2t^5/15 + 17t^7/315 = pi delta,
-        # convex and below tan t - t, so its iterates from above stay above its root, which is above theta*
-        for _ in range(2):
-            t2 = t * t
-            poly = t * t2 * (1.0 / 3.0 + t2 * (2.0 / 15.0 + t2 * (17.0 / 315.0)))
-            dpoly = t2 * (1.0 + t2 * (2.0 / 3.0 + t2 * (17.0 / 45.0)))
-            t = t - (poly - pd) / dpoly
-        idx = np.arange(t.size)
-        for _ in range(100):
-            ta, pa = t[idx], pd[idx]
-            tn = np.tan(ta)
-            f = tn - ta
-            ser = ta < 0.1
-            if np.any(ser):
-                ts = ta[ser]
-                t2 = ts * ts
-                poly = np.zeros_like(ts)
-                for coef in reversed(_TAN_MINUS_X):
-                    poly = poly * t2 + coef
-                f[ser] = ts * t2 * poly
-            step = (f - pa) / (tn * tn)
-            t[idx] = ta - step
-            idx = idx[(step > 0) & (step > 1e-15 * ta)]
-            if idx.size == 0:
-                break
-        c_out[small] = np.cos(t)
-        theta_out[small] = t
-    if np.any(big):
-        pd = math.pi * delta[big]
-        ph = np.arctan(1.0 / (pd + half_pi))
-        idx = np.arange(ph.size)
-        for _ in range(100):
-            pa, da = ph[idx], pd[idx]
-            cot = 1.0 / np.tan(pa)
-            step = (cot + pa - half_pi - da) / (cot * cot)  # Newton: phi + h/cot^2, h = cot + phi - pi/2 - pi delta
-            ph[idx] = pa + step
-            idx = idx[(step > 0) & (step > 1e-15 * pa)]
-            if idx.size == 0:
-                break
-        c_out[big] = np.sin(ph)
-        theta_out[big] = half_pi - ph
-    return c_out, theta_out
 
 
 def _general_correlation_fixed_point(sw, sb, nz, act, max_iter=20_000, tol=1e-13):
@@ -416,135 +320,15 @@ def gradient_depth_scale(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
         return scalar_or_array(_depth_from_factor(factor))
 
 
-# ---------------------------------------------------------------------------
-# floating-point overflow
-# ---------------------------------------------------------------------------
+_MOVED = {"overflow_depth": "finite_width", "FiniteWidthLogVariance": "finite_width",
+          "finite_width_log_variance_moments": "finite_width", "variance_fixed_point": "meanfield"}
 
 
-def _float_limits(dtype):
-    name = str(dtype).replace("torch.", "")
-    try:
-        info = np.finfo(np.dtype(name))
-    except (TypeError, ValueError) as exc:  # ValueError: an integer dtype ("not inexact")
-        raise ValueError(f"dtype must be a floating type such as 'float32' or 'float64', got {dtype!r}") from exc
-    return float(info.max), float(info.tiny)
+def __getattr__(name):
+    # names that lived here in 0.1.0 and moved within theory; forwarded for in-tree callers of this path
+    # (the public home of every name is noisyprop_lib.theory, which imports each from its module)
+    if name in _MOVED:
+        import importlib
 
-
-def overflow_depth(sigma_w2, noise=None, q0=1.0, dtype="float32", activation="relu", sigma_b2=0.0):
-    r"""Depth at which the expected variance leaves the range of ``dtype``.
-
-    For rectifiers the variance map is affine, :math:`q^l = r q^{l-1} + \beta`, so
-    :math:`q^l = q^* + (q^0 - q^*)r^l` and the depth solving :math:`q^l = K` is exact.
-    With :math:`\beta = 0` this is
-
-    .. math:: L^* = \frac{\ln(K/q^0)}{\ln r},\qquad r = \frac{\sigma_w^2\mu_2(1+\alpha^2)}{2},
-
-    with :math:`K` the largest finite value of ``dtype`` when :math:`r>1` (overflow)
-    and its smallest normal value when :math:`r<1` (underflow) (paper Figure 6a).
-    Returns ``inf`` at criticality or when the variance settles inside the range.
-    """
-    act = get_activation(activation)
-    if not isinstance(act, LeakyReLU):
-        raise ValueError(f"overflow_depth uses the exact affine variance map of rectifiers; {act!r} is not one")
-    nz = as_noise(noise)
-    sw = check_range("sigma_w2", sigma_w2, 0.0, None, low_inclusive=False)
-    sb = check_range("sigma_b2", sigma_b2, 0.0, None)
-    q0 = check_range("q0", q0, 0.0, None, low_inclusive=False)
-    kmax, ktiny = _float_limits(dtype)
-    r, beta = _affine_variance_map(sw, sb, nz, act)
-    r, beta, q0 = np.broadcast_arrays(np.asarray(r, float), np.asarray(beta, float), q0)
-    out = np.full(r.shape, np.inf)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        up = r > 1
-        shift = np.where(up, beta / np.where(up, r - 1.0, 1.0), 0.0)
-        depth_up = np.log((kmax + shift) / (q0 + shift)) / np.log(np.where(up, r, 2.0))
-        out = np.where(up, depth_up, out)
-        lin = (r == 1) & (beta > 0)
-        out = np.where(lin, (kmax - q0) / np.where(lin, beta, 1.0), out)
-        down = r < 1
-        qstar = np.where(down, beta / np.where(down, 1.0 - r, 1.0), 0.0)
-        under = down & (qstar < ktiny) & (q0 > ktiny)
-        depth_down = np.log((ktiny - qstar) / (q0 - qstar)) / np.log(np.where(under, r, 0.5))
-        out = np.where(under, depth_down, out)
-    return scalar_or_array(out)
-
-
-# ---------------------------------------------------------------------------
-# finite width
-# ---------------------------------------------------------------------------
-
-
-class FiniteWidthLogVariance(NamedTuple):
-    r"""Mean and variance of :math:`\ln(v^L/v^0)`, and the per-layer variance of the multiplicative step."""
-
-    mean: float | np.ndarray
-    variance: float | np.ndarray
-    step_variance: float | np.ndarray
-
-
-def finite_width_log_variance_moments(noise=None, width=1000, depth=1, activation="relu") -> FiniteWidthLogVariance:
-    r"""Finite-width drift and spread of the signal variance of one input at criticality.
-
-    At width :math:`N` the conditional variance :math:`v^l` of the pre-activations
-    of one input follows an exact multiplicative random walk,
-    :math:`v^{l+1} = v^l M_l` with i.i.d.
-
-    .. math:: M_l = \frac{\sigma_w^2}{N}\sum_{i=1}^N \epsilon_i^2\,\phi(g_i)^2,\qquad g_i\sim\mathcal N(0,1),
-
-    because the rectifier is positively homogeneous. At the critical
-    :math:`\sigma_w^2 = 2/(\mu_2(1+\alpha^2))`, :math:`E M_l = 1` (the mean-field
-    statement) and
-
-    .. math:: \operatorname{Var} M_l = \frac{s}{N},\qquad
-              s = \frac{6\,E[\epsilon^4]\,(1+\alpha^4)}{\mu_2^2\,(1+\alpha^2)^2} - 1,
-
-    :math:`(6/p - 1)` for dropout and Hanin and Rolnick's :math:`5` for a noiseless
-    ReLU network. To first order in :math:`1/N` (the delta method,
-    :math:`E\ln M\approx -\operatorname{Var}M/2`),
-
-    .. math:: E\ln\frac{v^L}{v^0}\approx -\frac{Ls}{2N},\qquad
-              \operatorname{Var}\ln\frac{v^L}{v^0}\approx\frac{Ls}{N},
-
-    while :math:`E[v^L/v^0] = 1` exactly: the typical network's signal shrinks,
-    a few grow large, and the average is preserved.
-
-    Parameters
-    ----------
-    noise : Noise or None
-        Multiplicative noise; its fourth moment comes from :meth:`noisyprop_lib.Noise.moment`.
-    width : int
-        :math:`N\ge1`.
-    depth : int or array of int
-        :math:`L\ge0`; an array gives the moments at every depth in it.
-    activation : LeakyReLU or "relu"
-        A rectifier (the walk is exact only for positively homogeneous activations).
-
-    Returns
-    -------
-    FiniteWidthLogVariance
-        ``mean`` and ``variance`` of :math:`\ln(v^L/v^0)`, and ``step_variance`` :math:`s`
-        (so that :math:`\operatorname{Var}M = s/N`).
-
-    References
-    ----------
-    Hanin and Rolnick (2018) for the noiseless ReLU network; the noisy case is
-    this book's extension (chapter "Beyond the paper").
-    """
-    act = get_activation(activation)
-    if not isinstance(act, LeakyReLU):
-        raise ValueError(f"activation must be a rectifier (ReLU or LeakyReLU): the random walk is exact only for those, got {act!r}")
-    nz = as_noise(noise)
-    if nz.kind == ADDITIVE:
-        raise NoCriticalPointError(_NO_CRIT_ADDITIVE.format(noise=nz))
-    if not nz.is_scalar:
-        raise ValueError(f"noise must have scalar parameters, got {nz!r}")
-    from .._validation import check_positive_int
-
-    n = check_positive_int("width", width)
-    d = np.asarray(depth)
-    if d.dtype.kind not in "iu" or np.any(d < 0):
-        raise ValueError(f"depth must be a non-negative integer or an array of them, got {depth!r}")
-    a2 = act.alpha**2
-    mu2 = float(nz.mu2)
-    s = 6.0 * float(nz.moment(4)) * (1.0 + a2 * a2) / (mu2 * mu2 * (1.0 + a2) ** 2) - 1.0
-    return FiniteWidthLogVariance(scalar_or_array(-d * s / (2.0 * n)), scalar_or_array(d * s / n), s)
+        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

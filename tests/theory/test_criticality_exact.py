@@ -16,6 +16,7 @@ import pytest
 import noisyprop_lib as npl
 from noisyprop_lib.theory import _moments as M
 from noisyprop_lib.theory import criticality as C
+from noisyprop_lib.theory import finite_width as FW
 
 
 @pytest.fixture(autouse=True)
@@ -193,7 +194,7 @@ def _first_depth_beyond(r, beta, q0, K, up):
 )
 def test_overflow_depth_against_the_iterated_affine_map(sw, sb, nz, q0, dtype, up):
     r, beta = M._affine_variance_map(np.asarray(sw), np.asarray(sb), npl.as_noise(nz), npl.ReLU())
-    kmax, ktiny = C._float_limits(dtype)
+    kmax, ktiny = FW._float_limits(dtype)
     L = npl.overflow_depth(sw, nz, q0=q0, dtype=dtype, sigma_b2=sb)
     first = _first_depth_beyond(float(r), float(beta), q0, kmax if up else ktiny, up)
     assert math.ceil(L) == first or (math.floor(L) == first and L == int(L)), (L, first)
@@ -204,7 +205,7 @@ def test_overflow_depth_against_the_iterated_affine_map(sw, sb, nz, q0, dtype, u
 
 def test_overflow_depth_linear_growth_and_settling():
     # r = 1 with beta > 0 (He initialisation with additive noise): q^l = q0 + l beta
-    kmax, _ = C._float_limits("float32")
+    kmax, _ = FW._float_limits("float32")
     L = npl.overflow_depth(2.0, npl.AdditiveGaussianNoise(1.0), q0=1.0)
     assert L == pytest.approx((kmax - 1.0) / 2.0, rel=1e-14)
     # r < 1 with a bias: the variance settles at q* = beta/(1 - r) inside the range
@@ -216,12 +217,12 @@ def test_overflow_depth_linear_growth_and_settling():
 
 
 def test_float_limits_and_refusals():
-    assert C._float_limits("float32") == (float(np.finfo(np.float32).max), float(np.finfo(np.float32).tiny))
+    assert FW._float_limits("float32") == (float(np.finfo(np.float32).max), float(np.finfo(np.float32).tiny))
     import torch
 
-    assert C._float_limits(torch.float16) == (65504.0, float(np.finfo(np.float16).tiny))
+    assert FW._float_limits(torch.float16) == (65504.0, float(np.finfo(np.float16).tiny))
     with pytest.raises(ValueError, match="dtype must be a floating type"):
-        C._float_limits("int32")
+        FW._float_limits("int32")
     with pytest.raises(ValueError, match="is not one"):
         npl.overflow_depth(2.0, None, activation="tanh")
 
@@ -279,7 +280,7 @@ def test_boundaries_of_the_refusals():
 
 
 def test_overflow_depth_linear_growth_in_half_precision():
-    kmax, _ = C._float_limits("float16")
+    kmax, _ = FW._float_limits("float16")
     L = npl.overflow_depth(2.0, npl.AdditiveGaussianNoise(1.0), q0=1.0, dtype="float16")
     assert L == pytest.approx((kmax - 1.0) / 2.0, rel=1e-14)
     assert math.ceil(L) == _first_depth_beyond(1.0, 2.0, 1.0, kmax, True)
@@ -289,7 +290,7 @@ def test_underflow_depth_with_a_tiny_bias():
     """r = 1/2 and beta = 1e-40: the variance settles at q* = 2e-40, below float32's smallest normal,
     so it underflows after ln((tiny - q*)/(q0 - q*))/ln r layers."""
     sb = 1e-40
-    kmax, ktiny = C._float_limits("float32")
+    kmax, ktiny = FW._float_limits("float32")
     L = npl.overflow_depth(1.0, None, q0=1.0, sigma_b2=sb)
     qstar = sb / 0.5
     assert L == pytest.approx(math.log((ktiny - qstar) / (1.0 - qstar)) / math.log(0.5), rel=1e-14)
@@ -330,13 +331,13 @@ def test_depth_scale_at_tiny_noise_against_50_digits():
 
 
 def test_overflow_depth_more_branches():
-    kmax, ktiny = C._float_limits("float32")
+    kmax, ktiny = FW._float_limits("float32")
     # linear growth with beta below one: q^l = q0 + l/2
     assert npl.overflow_depth(2.0, npl.AdditiveGaussianNoise(0.5), q0=1.0) == pytest.approx((kmax - 1.0) / 0.5, rel=1e-14)
     # q0 exactly at the smallest normal: already there, nothing to report
     assert npl.overflow_depth(1.0, None, q0=ktiny) == math.inf
     # growth with a bias in half precision, where the shift beta/(r - 1) is not negligible
-    h_max, _ = C._float_limits("float16")
+    h_max, _ = FW._float_limits("float16")
     L = npl.overflow_depth(2.4, npl.Dropout(0.8), q0=1.0, dtype="float16", sigma_b2=1000.0)
     shift = 1000.0 / (2.4 / 0.8 / 2 - 1.0)
     assert L == pytest.approx(math.log((h_max + shift) / (1.0 + shift)) / math.log(1.5), rel=1e-13)

@@ -12,7 +12,7 @@ import sympy as sp
 import noisyprop_lib as npl
 from noisyprop_lib.theory import symbolic as S
 from noisyprop_lib.theory.activations import _EXCESS_SERIES, _excess_from_eps
-from noisyprop_lib.theory.criticality import _excess_eps
+from noisyprop_lib.theory._rectifier import _excess_eps
 
 
 def _same(a, b) -> bool:
@@ -153,7 +153,7 @@ def test_excess_series_coefficients_match_sympy():
 
 
 def test_excess_series_function_matches_exact_expression():
-    """_excess_from_eps (and criticality._excess_eps) against the exact expression at 40 digits."""
+    """_excess_from_eps (and _rectifier._excess_eps) against the exact expression at 40 digits."""
     t = sp.Symbol("t", positive=True)
     exact = (sp.sqrt(t * (2 - t)) - (1 - t) * sp.acos(1 - t)) / sp.pi
     eps = np.concatenate([np.geomspace(1e-14, 1.999, 60), [0.0, 1e-2, 1.0, 2.0]])
@@ -165,8 +165,8 @@ def test_excess_series_function_matches_exact_expression():
 
 
 def test_tan_minus_x_series_used_by_the_fixed_point_solver():
-    """The coefficients of tan(t) - t = sum_k a_k t^(2k+3) in criticality._TAN_MINUS_X are sympy's."""
-    from noisyprop_lib.theory.criticality import _TAN_MINUS_X
+    """The coefficients of tan(t) - t = sum_k a_k t^(2k+3) in _rectifier._TAN_MINUS_X are sympy's."""
+    from noisyprop_lib.theory._rectifier import _TAN_MINUS_X
 
     t = sp.Symbol("t")
     series = sp.series(sp.tan(t) - t, t, 0, 2 * len(_TAN_MINUS_X) + 3).removeO()
