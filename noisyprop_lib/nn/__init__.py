@@ -1,17 +1,18 @@
-"""PyTorch integration: noisy layers, the model walker, ``critical_init_`` and its report.
+"""PyTorch integration: noisy layers, the model walker, ``critical_init_`` and its report, diagnostics.
 
 ``noisyprop_lib.nn.Dropout`` is a torch module (a layer); ``noisyprop_lib.Dropout`` is the noise law.
+
+Modules: :mod:`~noisyprop_lib.nn.layers` (``NoiseLayer``, ``Dropout``, ``ActivationLayer``),
+:mod:`~noisyprop_lib.nn.walk` (``walk_model``), :mod:`~noisyprop_lib.nn.init` (``critical_init_``),
+:mod:`~noisyprop_lib.nn.mlp` (``NoisyMLP``) and :mod:`~noisyprop_lib.nn.diagnostics`
+(``layer_moments``, ``predicted_variances``).
 """
-from ._nn import (
-    ActivationLayer,
-    Dropout,
-    InitReport,
-    InitRow,
-    NoiseLayer,
-    NoisyMLP,
-    NotAChainError,
-    critical_init_,
-)
+from .diagnostics import LayerMoments, layer_moments, predicted_variances
+from .init import InitReport, InitRow, NotAChainError, critical_init_
+from .layers import ActivationLayer, Dropout, NoiseLayer
+from .mlp import NoisyMLP
+from .walk import WalkedLayer, walk_model
 
 __all__ = ["critical_init_", "NotAChainError", "InitReport", "InitRow", "NoiseLayer", "Dropout",
-           "ActivationLayer", "NoisyMLP"]
+           "ActivationLayer", "NoisyMLP", "walk_model", "WalkedLayer", "layer_moments", "LayerMoments",
+           "predicted_variances"]
