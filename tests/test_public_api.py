@@ -74,6 +74,7 @@ def test_the_top_level_holds_what_practitioners_come_for():
 ])
 def test_the_theory_does_not_import_torch(code):
     out = subprocess.run([sys.executable, "-W", "ignore::DeprecationWarning", "-c",
-                          code + "; import sys; print('torch' in sys.modules, 'matplotlib' in sys.modules)"],
+                          code + "; import sys; print('torch' in sys.modules, 'matplotlib' in sys.modules, "
+                          "'sympy' in sys.modules)"],
                          capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["False", "False"], out.stdout + out.stderr
+    assert out.stdout.split() == ["False", "False", "False"], out.stdout + out.stderr

@@ -21,6 +21,7 @@ __all__ = [
     "sigma_eps2",
     "alpha",
     "standard_normal_pdf",
+    "gaussian_expectation_sym",
     "gaussian_expectation",
     "relu",
     "relu_second_moment",
@@ -48,13 +49,18 @@ def standard_normal_pdf(var=z):
     return sp.exp(-var**2 / 2) / sp.sqrt(2 * sp.pi)
 
 
-def gaussian_expectation(expr, var=z, lower=-sp.oo, upper=sp.oo):
+def gaussian_expectation_sym(expr, var=z, lower=-sp.oo, upper=sp.oo):
     r""":math:`\int_{lower}^{upper} \mathrm{expr}(z)\,\frac{e^{-z^2/2}}{\sqrt{2\pi}}dz`, simplified.
 
     Restricting the range is how a rectifier is integrated: ``ReLU(sqrt(q) z)``
     vanishes for :math:`z<0`.
     """
     return sp.simplify(sp.integrate(expr * standard_normal_pdf(var), (var, lower, upper)))
+
+
+#: the former name of :func:`gaussian_expectation_sym` (kept; it shadowed the numeric
+#: :func:`noisyprop_lib.gaussian_expectation`)
+gaussian_expectation = gaussian_expectation_sym
 
 
 def relu(x):
@@ -64,18 +70,18 @@ def relu(x):
 
 def relu_second_moment():
     r""":math:`E[\mathrm{ReLU}(\sqrt q z)^2] = q/2`, derived by integrating over :math:`z>0`."""
-    return gaussian_expectation((sp.sqrt(q) * z) ** 2, z, 0, sp.oo)
+    return gaussian_expectation_sym((sp.sqrt(q) * z) ** 2, z, 0, sp.oo)
 
 
 def relu_derivative_second_moment():
     r""":math:`E[\mathbf 1(\sqrt q z>0)^2] = 1/2`."""
-    return gaussian_expectation(sp.Integer(1), z, 0, sp.oo)
+    return gaussian_expectation_sym(sp.Integer(1), z, 0, sp.oo)
 
 
 def leaky_relu_second_moment():
     r""":math:`E[\phi(\sqrt q z)^2] = (1+\alpha^2)q/2` for leaky slope :math:`\alpha`."""
-    pos = gaussian_expectation((sp.sqrt(q) * z) ** 2, z, 0, sp.oo)
-    neg = gaussian_expectation((alpha * sp.sqrt(q) * z) ** 2, z, -sp.oo, 0)
+    pos = gaussian_expectation_sym((sp.sqrt(q) * z) ** 2, z, 0, sp.oo)
+    neg = gaussian_expectation_sym((alpha * sp.sqrt(q) * z) ** 2, z, -sp.oo, 0)
     return sp.simplify(pos + neg)
 
 
