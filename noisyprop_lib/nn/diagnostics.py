@@ -178,7 +178,7 @@ def _check_walked(layers: list[WalkedLayer], model: nn.Module) -> None:
             why = "it is a lazy module whose weight is not materialised yet"
         if why is None and not r.first and r.activation is None:
             why = "no activation module between it and the previous weight layer"
-        if why is None and r.order == "noise-first" and not (
+        if why is None and not r.first and r.order == "noise-first" and not (
                 isinstance(r.activation, LeakyReLU) and isinstance(r.noise, _NONNEGATIVE_NOISE)):
             why = f"the noise {r.noise!r} comes before the activation {r.activation!r}, which the variance map does not describe"
         if why is not None:
