@@ -31,11 +31,7 @@ def _check_generator(generator) -> None:
 
 
 def _has_torch_fn(act: Activation) -> bool:
-    # H1 adds a public ``Activation.torch_fn``; until then read the attribute the constructor sets
-    fn = getattr(act, "torch_fn", None)
-    if fn is None:
-        fn = getattr(act, "_torch_fn", None)
-    return fn is not None
+    return act.torch_fn is not None
 
 
 def _describe(module: nn.Module) -> str:
