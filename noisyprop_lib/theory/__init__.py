@@ -40,6 +40,7 @@ from .meanfield import (
     variance_map,
     variance_map_slope,
 )
+from .spec import Layer
 from .nngp import GPPrediction, gp_regression, nngp_kernel
 from .noise import (
     ADDITIVE,
@@ -62,6 +63,8 @@ from .noise import (
 )
 
 __all__ = [
+    # the layer specification
+    "Layer",
     # noise laws
     "Noise", "NoNoise", "Dropout", "PlainDropout", "GaussianDropout", "GaussianNoise", "LaplaceNoise",
     "GammaNoise", "UniformNoise", "PoissonNoise", "AdditiveGaussianNoise", "AdditiveLaplaceNoise",

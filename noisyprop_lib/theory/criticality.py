@@ -30,6 +30,7 @@ from ._rectifier import _rectifier_delta, _solve_rectifier_fixed_point
 from .activations import LeakyReLU, get_activation
 from .meanfield import correlation_map, correlation_map_slope, variance_fixed_point, variance_map_slope
 from .noise import ADDITIVE, as_noise
+from .spec import accepts_layer
 
 __all__ = [
     "NoCriticalPointError",
@@ -65,6 +66,7 @@ _NO_CRIT_ADDITIVE = (
 # ---------------------------------------------------------------------------
 
 
+@accepts_layer
 def critical_sigma_w2(noise=None, activation="relu"):
     r"""The critical weight variance :math:`\sigma_w^2` (with :math:`\sigma_b^2 = 0`).
 
@@ -112,6 +114,7 @@ def critical_sigma_w2(noise=None, activation="relu"):
     return scalar_or_array(1.0 / (mu2 * slope0))
 
 
+@accepts_layer
 def chi1(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     r"""Slope of the correlation map at :math:`c=1`, at the variance fixed point.
 
@@ -154,6 +157,7 @@ def _general_correlation_fixed_point(sw, sb, nz, act, max_iter=20_000, tol=1e-13
     return c
 
 
+@accepts_layer
 def correlation_fixed_point(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0):
     r"""The stable fixed point :math:`c^*` of the correlation map.
 
@@ -193,6 +197,7 @@ class CorrelationFixedPoint(NamedTuple):
     depth_scale: float | np.ndarray
 
 
+@accepts_layer
 def correlation_fixed_point_analysis(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0) -> CorrelationFixedPoint:
     r""":math:`c^*`, :math:`\chi(c^*)` and :math:`\xi_c` together, solving for the fixed point once.
 
@@ -233,6 +238,7 @@ def correlation_fixed_point_analysis(noise=None, activation="relu", sigma_w2=Non
     return CorrelationFixedPoint(scalar_or_array(c), scalar_or_array(chi), scalar_or_array(xi))
 
 
+@accepts_layer
 def correlation_fixed_point_slope(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0):
     r"""The slope :math:`\chi(c^*)` of the correlation map at its stable fixed point.
 
@@ -242,6 +248,7 @@ def correlation_fixed_point_slope(noise=None, activation="relu", sigma_w2=None, 
     return correlation_fixed_point_analysis(noise, activation, sigma_w2, sigma_b2).chi
 
 
+@accepts_layer
 def depth_scale(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0):
     r"""The correlation depth scale :math:`\xi_c = -1/\ln\chi(c^*)` (Schoenholz et al., 2017).
 
@@ -259,6 +266,7 @@ def depth_scale(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0):
     return correlation_fixed_point_analysis(noise, activation, sigma_w2, sigma_b2).depth_scale
 
 
+@accepts_layer
 def trainable_depth(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0, factor=6.0):
     r"""Predicted trainable depth :math:`6\,\xi_c` (Schoenholz et al., 2017; Pretorius et al., 2018).
 
@@ -268,6 +276,7 @@ def trainable_depth(noise=None, activation="relu", sigma_w2=None, sigma_b2=0.0, 
     return scalar_or_array(f * np.asarray(depth_scale(noise, activation, sigma_w2, sigma_b2)))
 
 
+@accepts_layer
 def variance_depth_scale(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     r"""Depth scale of the variance map, :math:`\xi_q = -1/\ln\chi_q` at the variance fixed point.
 
@@ -296,6 +305,7 @@ def _depth_from_factor(r):
         return np.where(r == 1.0, np.inf, -1.0 / np.log(r))
 
 
+@accepts_layer
 def gradient_depth_scale(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     r"""Depth scale of the backward pass: :math:`-1/\ln(\sigma_w^2\mu_2E[\phi'(u)^2])`.
 

@@ -15,6 +15,7 @@ from ._moments import _affine_variance_map
 from .activations import LeakyReLU, get_activation
 from .criticality import _NO_CRIT_ADDITIVE, NoCriticalPointError
 from .noise import ADDITIVE, as_noise
+from .spec import accepts_layer
 
 __all__ = ["overflow_depth", "FiniteWidthLogVariance", "finite_width_log_variance_moments"]
 
@@ -33,6 +34,7 @@ def _float_limits(dtype):
     return float(info.max), float(info.tiny)
 
 
+@accepts_layer
 def overflow_depth(sigma_w2, noise=None, q0=1.0, dtype="float32", activation="relu", sigma_b2=0.0):
     r"""Depth at which the expected variance leaves the range of ``dtype``.
 
@@ -85,6 +87,7 @@ class FiniteWidthLogVariance(NamedTuple):
     step_variance: float | np.ndarray
 
 
+@accepts_layer
 def finite_width_log_variance_moments(noise=None, width=1000, depth=1, activation="relu") -> FiniteWidthLogVariance:
     r"""Finite-width drift and spread of the signal variance of one input at criticality.
 

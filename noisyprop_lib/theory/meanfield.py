@@ -33,6 +33,7 @@ from ._moments import (  # noqa: F401  (_resolve_q, _prepare: importable here as
 )
 from .activations import get_activation
 from .noise import as_noise
+from .spec import accepts_layer
 
 __all__ = [
     "variance_map",
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 
+@accepts_layer
 def variance_map(q, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     r"""One layer of the noisy variance (length) map :math:`q^{l-1}\mapsto q^l`.
 
@@ -79,6 +81,7 @@ def variance_map(q, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     return scalar_or_array(sw * (diag * act.second_moment(q) + add_var) + sb)
 
 
+@accepts_layer
 def variance_map_slope(q, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     r"""Slope :math:`\chi_q = \partial q^l/\partial q^{l-1}` of the variance map.
 
@@ -94,6 +97,7 @@ def variance_map_slope(q, sigma_w2, sigma_b2=0.0, noise=None, activation="relu")
     return scalar_or_array(sw * diag * act.second_moment_slope(q))
 
 
+@accepts_layer
 def covariance_map(q_a, q_b, q_ab, sigma_w2, sigma_b2=0.0, noise=None, activation="relu", shared_mask=False):
     r"""One layer of the noisy covariance map :math:`(q_{aa}, q_{bb}, q_{ab})\mapsto(q'_{aa}, q'_{bb}, q'_{ab})`.
 
@@ -129,6 +133,7 @@ def covariance_map(q_a, q_b, q_ab, sigma_w2, sigma_b2=0.0, noise=None, activatio
     return scalar_or_array(new_a), scalar_or_array(new_b), scalar_or_array(new_ab)
 
 
+@accepts_layer
 def correlation_map(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu", q=None, shared_mask=False):
     r"""One layer of the noisy correlation map :math:`c^{l-1}\mapsto c^l` for two inputs of equal length.
 
@@ -167,6 +172,7 @@ def correlation_map(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu
     return scalar_or_array(np.clip(qab / qaa, -1.0, 1.0))
 
 
+@accepts_layer
 def correlation_map_slope(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu", q=None, shared_mask=False):
     r"""Slope :math:`\chi(c) = \partial c^l/\partial c^{l-1}` of the correlation map.
 
@@ -188,6 +194,7 @@ def correlation_map_slope(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation
     return scalar_or_array(sw * off * q_eff * act.derivative_cross_moment(q_eff, q_eff, c) / qaa)
 
 
+@accepts_layer
 def variance_fixed_point(sigma_w2, sigma_b2=0.0, noise=None, activation="relu", q0=1.0, max_iter=100_000, tol=1e-13):
     r"""The limit :math:`q^* = \lim_{l\to\infty} q^l` of the variance map started at ``q0``.
 
@@ -202,6 +209,7 @@ def variance_fixed_point(sigma_w2, sigma_b2=0.0, noise=None, activation="relu", 
     return scalar_or_array(_variance_fixed_point(sigma_w2, sigma_b2, nz, act, q0, max_iter, tol, stacklevel=3))
 
 
+@accepts_layer
 def iterate_variance_map(q0, depth, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     r"""Iterate the variance map: returns :math:`q^0, q^1, \dots, q^L` stacked on axis 0.
 
@@ -228,6 +236,7 @@ def iterate_variance_map(q0, depth, sigma_w2, sigma_b2=0.0, noise=None, activati
     return np.stack(out)
 
 
+@accepts_layer
 def iterate_correlation_map(c0, depth, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu", q0=None, shared_mask=False):
     r"""Iterate the correlation map of two equal-length inputs: returns :math:`c^0,\dots,c^L` on axis 0.
 

@@ -42,6 +42,7 @@ from .activations import LeakyReLU, get_activation
 from ._moments import _noise_moments
 from .meanfield import variance_map
 from .noise import as_noise
+from .spec import accepts_layer
 
 __all__ = ["nngp_kernel", "gp_regression", "GPPrediction"]
 
@@ -60,6 +61,7 @@ def _check_inputs(name, X):
     return arr
 
 
+@accepts_layer
 def nngp_kernel(X1, X2=None, *, depth: int, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
     r"""The infinite-width (NNGP) kernel of a noisy network after ``depth`` layers.
 

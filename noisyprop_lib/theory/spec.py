@@ -1,0 +1,172 @@
+r"""One layer specification, :class:`Layer`, accepted by every theory function.
+
+A layer of a noisy network is four things: the weight and bias variances :math:`\sigma_w^2,
+\sigma_b^2`, the injected noise and the activation. :class:`Layer` holds them, validated, in one
+frozen object (in the manner of neural-tangents' ``stax`` layers):
+
+>>> import noisyprop_lib as npl
+>>> layer = npl.Layer(noise=npl.Dropout(0.6)).critical()
+>>> round(float(layer.sigma_w2), 6)
+1.2
+>>> npl.variance_map(1.0, layer) == npl.variance_map(1.0, 1.2, 0.0, npl.Dropout(0.6))
+True
+
+**The rule.** A theory function takes *the state first* (``q``, ``c``, ``q0``, ``width``, ``depth``,
+inputs ``X1, X2`` ...), *then the layer*: either a :class:`Layer` (in the first layer slot, or as
+``layer=``) or the layer's parameters by keyword (``sigma_w2=``, ``sigma_b2=``, ``noise=``,
+``activation=``). Passing a Layer together with an explicit layer parameter that differs from it
+is a ``ValueError`` naming the parameter. A Layer field that a function does not take is ignored,
+except a non-zero ``sigma_b2``, which is refused by the functions that assume no bias
+(:func:`critical_sigma_w2`, :func:`finite_width_log_variance_moments`).
+
+**Legacy positional orders** (frozen for compatibility; every positional call of release 0.1.0
+keeps working, without warnings):
+
+* ``variance_map``, ``variance_map_slope``: ``(q, sigma_w2, sigma_b2, noise, activation)``
+* ``covariance_map``: ``(q_a, q_b, q_ab, sigma_w2, sigma_b2, noise, activation, shared_mask)``
+* ``correlation_map``, ``correlation_map_slope``: ``(c, sigma_w2, sigma_b2, noise, activation, q, shared_mask)``
+* ``iterate_variance_map``: ``(q0, depth, sigma_w2, sigma_b2, noise, activation)``
+* ``iterate_correlation_map``: ``(c0, depth, sigma_w2, sigma_b2, noise, activation, q0, shared_mask)``
+* ``variance_fixed_point``: ``(sigma_w2, sigma_b2, noise, activation, q0, max_iter, tol)``
+* ``chi1``, ``variance_depth_scale``, ``gradient_depth_scale``: ``(sigma_w2, sigma_b2, noise, activation)``
+* ``critical_sigma_w2``: ``(noise, activation)``
+* ``correlation_fixed_point``, ``correlation_fixed_point_slope``, ``correlation_fixed_point_analysis``,
+  ``depth_scale``: ``(noise, activation, sigma_w2, sigma_b2)``; ``trainable_depth``: the same, then ``factor``
+* ``overflow_depth``: ``(sigma_w2, noise, q0, dtype, activation, sigma_b2)``
+* ``finite_width_log_variance_moments``: ``(noise, width, depth, activation)``
+* ``order_chaos_boundary``: ``(sigma_b2, activation, noise)``
+* ``nngp_kernel``: ``(X1, X2, *, depth, sigma_w2, sigma_b2, noise, activation)`` (keyword-only layer)
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_range, scalar_or_array
+from .activations import get_activation
+from .noise import NoNoise, as_noise
+
+__all__ = ["Layer", "accepts_layer"]
+
+_FIELDS = ("sigma_w2", "sigma_b2", "noise", "activation")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Layer:
+    r"""A layer of a noisy network: weight and bias variances, noise and activation (frozen, validated).
+
+    Parameters
+    ----------
+    sigma_w2 : float or array, optional
+        Weight variance (fan-in normalised), :math:`\ge0`; ``None`` where it cancels or is to be found
+        (see :meth:`critical`).
+    sigma_b2 : float or array
+        Bias variance, :math:`\ge0` (default 0).
+    noise : Noise, torch dropout module or None
+        Normalised by :func:`noisyprop_lib.as_noise` (``None``: :class:`NoNoise`).
+    activation : Activation, str or callable
+        Checked by :func:`noisyprop_lib.get_activation` and kept as given (default ``"relu"``).
+    """
+
+    sigma_w2: Any = None
+    sigma_b2: Any = 0.0
+    noise: Any = dataclasses.field(default_factory=NoNoise)
+    activation: Any = "relu"
+
+    def __post_init__(self):
+        if self.sigma_w2 is not None:
+            object.__setattr__(self, "sigma_w2", scalar_or_array(check_range("sigma_w2", self.sigma_w2, 0.0, None)))
+        object.__setattr__(self, "sigma_b2", scalar_or_array(check_range("sigma_b2", self.sigma_b2, 0.0, None)))
+        object.__setattr__(self, "noise", as_noise(self.noise))
+        get_activation(self.activation)  # validates; the given form (e.g. a name) is kept
+
+    def replace(self, **changes) -> "Layer":
+        """A copy with some fields changed (validated again)."""
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise ValueError(f"Layer has no field(s) {sorted(unknown)}; its fields are {list(_FIELDS)}")
+        return dataclasses.replace(self, **changes)
+
+    def critical(self) -> "Layer":
+        r"""This layer at its critical :math:`\sigma_w^2`.
+
+        Without bias: :func:`noisyprop_lib.critical_sigma_w2` (:math:`\chi_1 = 1` at :math:`q^* = 0`,
+        or the identity variance map of a rectifier). With bias: the order/chaos boundary
+        :func:`noisyprop_lib.order_chaos_boundary` (:math:`\chi_1 = 1` at the variance fixed point).
+        """
+        if np.all(np.asarray(self.sigma_b2) == 0):
+            from .criticality import critical_sigma_w2
+
+            return self.replace(sigma_w2=critical_sigma_w2(self.noise, self.activation))
+        from .criticality import order_chaos_boundary
+
+        return self.replace(sigma_w2=order_chaos_boundary(self.sigma_b2, self.activation, self.noise))
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(_same(f, getattr(self, f), getattr(other, f)) for f in _FIELDS)
+
+    __hash__ = None  # parameters may be arrays
+
+
+def _same(field, a, b) -> bool:
+    if a is b:
+        return True
+    if field == "noise":
+        return as_noise(a) == as_noise(b)
+    if field == "activation":
+        return a == b or repr(get_activation(a)) == repr(get_activation(b))
+    if a is None or b is None:
+        return False
+    return bool(np.array_equal(np.asarray(a, dtype=float), np.asarray(b, dtype=float)))
+
+
+def accepts_layer(fn):
+    """Let ``fn`` take a :class:`Layer` (in its first layer slot or as ``layer=``) for its layer parameters.
+
+    Calls without a Layer go straight to ``fn`` (no cost, no change). With one, the Layer's fields fill
+    ``fn``'s layer parameters; an explicit parameter that differs from the Layer is a ``ValueError``.
+    """
+    sig = inspect.signature(fn)
+    names = list(sig.parameters)
+    taken = [n for n in names if n in _FIELDS]
+    first = taken[0]
+    slot = names.index(first) if sig.parameters[first].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD else None
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        layer = kwargs.pop("layer", None)
+        in_slot = slot is not None and len(args) > slot and isinstance(args[slot], Layer)
+        if layer is None and not in_slot:
+            return fn(*args, **kwargs)
+        if layer is not None and not isinstance(layer, Layer):
+            raise ValueError(f"layer must be a noisyprop_lib.Layer, got {layer!r}")
+        if in_slot:
+            if layer is not None:
+                raise ValueError(f"pass the Layer once: both as {first} and as layer=")
+            layer = args[slot]
+            args = args[:slot] + (getattr(layer, first),) + args[slot + 1:]
+            explicit_first = False
+        else:
+            explicit_first = True
+        bound = sig.bind_partial(*args, **kwargs)
+        for name in taken:
+            if name in bound.arguments and (explicit_first or name != first):
+                if not _same(name, bound.arguments[name], getattr(layer, name)):
+                    raise ValueError(
+                        f"{name} was given both explicitly ({bound.arguments[name]!r}) and by the Layer "
+                        f"({getattr(layer, name)!r}); give it once"
+                    )
+            bound.arguments[name] = getattr(layer, name)
+        if "sigma_b2" not in taken and np.any(np.asarray(layer.sigma_b2) != 0):
+            raise ValueError(f"{fn.__name__} assumes sigma_b2 = 0, but the Layer has sigma_b2 = {layer.sigma_b2!r}")
+        return fn(*bound.args, **bound.kwargs)
+
+    wrapper.__signature__ = sig.replace(parameters=list(sig.parameters.values()) + [
+        inspect.Parameter("layer", inspect.Parameter.KEYWORD_ONLY, default=None)])
+    return wrapper
