@@ -165,7 +165,8 @@ def correlation_map(c, sigma_w2=None, sigma_b2=0.0, noise=None, activation="relu
     c = _check_c(c)
     if closed:
         factor = 1.0 if shared_mask else 1.0 / np.asarray(nz.kappa, dtype=float)
-        return scalar_or_array(factor * np.asarray(act.normalised_kernel(c)))
+        # K(1) = 1 up to rounding (e.g. 1 + 2e-16 for some leaky slopes): keep c in [-1, 1]
+        return scalar_or_array(np.clip(factor * np.asarray(act.normalised_kernel(c)), -1.0, 1.0))
     q_eff, sw, sb, qaa, off, add_off = _general_case(q, sigma_w2, sb, nz, act, shared_mask)
     qab = sw * (off * act.cross_moment(q_eff, q_eff, c) + add_off) + sb
     # |q_ab| <= q_aa for equal lengths; clip the rounding (and quadrature) error that could leave [-1, 1]
