@@ -26,6 +26,7 @@ from .criticality import (
     critical_sigma_w2,
     depth_scale,
     gradient_depth_scale,
+    order_chaos_boundary,
     trainable_depth,
     variance_depth_scale,
 )
@@ -79,7 +80,7 @@ __all__ = [
     # criticality and depth scales
     "NoCriticalPointError", "critical_sigma_w2", "variance_fixed_point", "chi1", "correlation_fixed_point",
     "correlation_fixed_point_slope", "correlation_fixed_point_analysis", "CorrelationFixedPoint",
-    "depth_scale", "variance_depth_scale", "gradient_depth_scale", "trainable_depth",
+    "depth_scale", "variance_depth_scale", "gradient_depth_scale", "trainable_depth", "order_chaos_boundary",
     # finite width
     "overflow_depth", "FiniteWidthLogVariance", "finite_width_log_variance_moments",
     # NNGP

@@ -44,6 +44,7 @@ __all__ = [
     "variance_depth_scale",
     "gradient_depth_scale",
     "trainable_depth",
+    "order_chaos_boundary",
 ]
 
 
@@ -136,11 +137,12 @@ def chi1(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
 # ---------------------------------------------------------------------------
 
 
-def _general_correlation_fixed_point(sw, sb, nz, act, max_iter=20_000, tol=1e-13):
+def _iterated_correlation_fixed_point(sw, sb, nz, act, max_iter=20_000, tol=1e-13, q_star=None):
+    """The plain iteration of the map from c = 0 (the fallback of :func:`_general_correlation_fixed_point`)."""
     c = np.zeros(np.broadcast(sw, sb, np.asarray(nz.mu2)).shape)
     done = np.zeros(c.shape, dtype=bool)
     # the lengths sit at the variance fixed point: solve for it once, not in every iteration
-    q_star = _resolve_q(None, sw, sb, nz, act)
+    q_star = _resolve_q(None, sw, sb, nz, act) if q_star is None else q_star
     for _ in range(max_iter):
         c_new = np.asarray(correlation_map(c, sw, sb, nz, act, q=q_star), dtype=float)
         done = np.abs(c_new - c) <= tol
@@ -155,6 +157,46 @@ def _general_correlation_fixed_point(sw, sb, nz, act, max_iter=20_000, tol=1e-13
             stacklevel=3,
         )
     return c
+
+
+def _newton_correlation_fixed_point(sw, sb, nz, act, q_star, max_iter=60, tol=1e-13):
+    r"""Newton's method on :math:`g(c) = \rho(c) - c` from :math:`c = 0`, every point at once; ``None`` if it fails.
+
+    :math:`g` is convex on :math:`[0, 1]` (its second derivative is :math:`\sigma_w^2\mu_1^2q^*E[\phi''(u_a)
+    \phi''(u_b)]/q^l\ge0` there, by Price's theorem and a Hermite expansion), so where :math:`g(0) > 0`
+    Newton climbs monotonically to the smallest root, the stable fixed point (chapter 2). Points stop
+    once their step is below ``tol`` (quadratic convergence: the error is then far below it). The answer
+    is accepted only if every point has converged to a
+    fixed point (:math:`|g(c^*)|\le 10^{-13}`) with slope below 1; otherwise ``None``.
+    """
+    c = np.zeros(np.broadcast(sw, sb, q_star, np.asarray(nz.mu2)).shape)
+    active = np.ones(c.shape, dtype=bool)
+    for _ in range(max_iter):
+        g = np.asarray(correlation_map(c, sw, sb, nz, act, q=q_star), dtype=float) - c
+        dg = np.asarray(correlation_map_slope(c, sw, sb, nz, act, q=q_star), dtype=float) - 1.0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(active, -g / dg, 0.0)
+        if not np.all(np.isfinite(step)):
+            return None
+        c = np.clip(c + step, -1.0, 1.0)
+        active &= np.abs(step) > tol
+        if not np.any(active):
+            break
+    residual = np.abs(np.asarray(correlation_map(c, sw, sb, nz, act, q=q_star), dtype=float) - c)
+    slope = np.asarray(correlation_map_slope(c, sw, sb, nz, act, q=q_star), dtype=float)
+    if np.any(residual > 1e-13) or np.any(slope > 1.0 + 1e-9) or np.any(c < 0):
+        return None
+    return c
+
+
+def _general_correlation_fixed_point(sw, sb, nz, act, max_iter=20_000, tol=1e-13):
+    """The stable correlation fixed point off the rectifier closed form: Newton, else plain iteration."""
+    # the lengths sit at the variance fixed point: solve for it once
+    q_star = _resolve_q(None, sw, sb, nz, act)
+    c = _newton_correlation_fixed_point(sw, sb, nz, act, q_star)
+    if c is not None:
+        return c
+    return _iterated_correlation_fixed_point(sw, sb, nz, act, max_iter, tol, q_star=q_star)
 
 
 @accepts_layer
@@ -342,3 +384,48 @@ def __getattr__(name):
 
         return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def order_chaos_boundary(sigma_b2, activation="tanh", noise=None, bracket=(1e-2, 1e3), xtol=1e-12):
+    r"""The order/chaos boundary: the :math:`\sigma_w^2` at which :math:`\chi_1 = 1` at the variance fixed point.
+
+    :math:`\chi_1` (:func:`chi1`) is the slope of the correlation map at :math:`c = 1`; below the
+    boundary correlations converge to 1 (order), above it they are pulled to :math:`c^* < 1` (chaos),
+    and the correlation depth scale diverges on it (Poole et al., 2016; Schoenholz et al., 2017). With
+    :math:`\sigma_b^2 = 0` it is :func:`critical_sigma_w2`; with bias it is the root of
+    :math:`\chi_1 - 1` in ``bracket``, by Brent's method to ``xtol``, for each bias variance.
+
+    Raises
+    ------
+    ValueError
+        Where :math:`\chi_1 - 1` does not change sign in ``bracket`` (no boundary there: e.g. a
+        rectifier with bias, whose :math:`\chi_1` stays below 1 wherever the variance is finite).
+
+    Examples
+    --------
+    >>> import noisyprop_lib as npl
+    >>> round(float(npl.order_chaos_boundary(0.05)), 6)
+    1.760955
+    """
+    from scipy.optimize import brentq
+
+    sb = np.asarray(check_range("sigma_b2", sigma_b2, 0.0, None), dtype=float)
+    act = get_activation(activation)
+    nz = as_noise(noise)
+    lo, hi = (float(x) for x in bracket)
+    out = np.empty(sb.shape)
+    for idx in np.ndindex(sb.shape):
+        b = float(sb[idx])
+        if b == 0:
+            out[idx] = critical_sigma_w2(nz, act)
+            continue
+
+        def excess(sw, b=b):
+            return float(chi1(sw, b, nz, act)) - 1.0
+
+        f_lo, f_hi = excess(lo), excess(hi) if np.isfinite(variance_fixed_point(hi, b, nz, act)) else np.nan
+        if not (f_lo < 0 < f_hi):
+            raise ValueError(f"chi_1 - 1 does not change sign for sigma_w2 in {bracket} at sigma_b2 = {b!r} "
+                             f"({act!r}, {nz!r}): no order/chaos boundary there")
+        out[idx] = brentq(excess, lo, hi, xtol=xtol)
+    return scalar_or_array(out)

@@ -93,8 +93,8 @@ def test_general_path_fixed_point_relu_with_bias_against_the_closed_map():
 
 def test_general_path_fixed_point_reports_non_convergence():
     with pytest.warns(RuntimeWarning, match="did not converge in 3 iterations"):
-        c = C._general_correlation_fixed_point(np.asarray(1.0), np.asarray(0.5), npl.as_noise(npl.Dropout(0.8)),
-                                               npl.ReLU(), max_iter=3)
+        c = C._iterated_correlation_fixed_point(np.asarray(1.0), np.asarray(0.5), npl.as_noise(npl.Dropout(0.8)),
+                                                npl.ReLU(), max_iter=3)
     assert 0 < c < 1
 
 
@@ -347,3 +347,28 @@ def test_overflow_depth_more_branches():
     L = npl.overflow_depth(1.0, None, q0=4 * ktiny, sigma_b2=sb)
     qstar = 0.5 * ktiny
     assert L == pytest.approx(math.log((ktiny - qstar) / (4 * ktiny - qstar)) / math.log(0.5), rel=1e-13)
+
+
+def test_newton_correlation_fixed_point_agrees_with_the_plain_iteration():
+    """The general path's Newton solver (from chapter 2) against the old plain iteration, on a grid off the boundary."""
+    sw, sb = np.meshgrid([0.8, 2.0, 3.5], [0.05, 0.3])
+    for nz, act in [(npl.NoNoise(), npl.Tanh()), (npl.Dropout(0.8), npl.Tanh()), (npl.AdditiveGaussianNoise(0.3), npl.Erf())]:
+        nz = npl.as_noise(nz)
+        q = M._resolve_q(None, sw, sb, nz, act)
+        newton = C._newton_correlation_fixed_point(sw, sb, nz, act, q)
+        assert newton is not None
+        plain = C._iterated_correlation_fixed_point(sw, sb, nz, act, q_star=q)
+        slope = npl.correlation_map_slope(newton, sw, sb, nz, act, q=q)
+        tol = 1e-13 * np.maximum(1.0, 1.0 / (1.0 - np.minimum(slope, 0.999)))  # the iteration stops at steps of 1e-13
+        np.testing.assert_array_less(np.abs(newton - plain), 10 * tol + 1e-14)
+        np.testing.assert_array_equal(npl.correlation_fixed_point(nz, act, sw, sb), newton)
+
+
+def test_order_chaos_boundary():
+    sb = np.array([0.0, 0.02, 0.05, 0.4])
+    sw = npl.order_chaos_boundary(sb)
+    assert sw[0] == npl.critical_sigma_w2(None, "tanh") and np.all(np.diff(sw) > 0)
+    np.testing.assert_allclose(npl.chi1(sw[1:], sb[1:], None, "tanh"), 1.0, atol=1e-10)
+    assert npl.Layer(sigma_b2=0.05, activation="tanh").critical().sigma_w2 == npl.order_chaos_boundary(0.05)
+    with pytest.raises(ValueError, match="no order/chaos boundary"):
+        npl.order_chaos_boundary(0.1, "relu")
