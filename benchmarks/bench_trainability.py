@@ -3,7 +3,7 @@
 Workload: one depth of the paper's Figure 6(b) grid, i.e. the 10 keep probabilities
 0.1, ..., 1.0 at the same depth, each network critically initialised (sigma_w^2 = 2p),
 trained to reconstruct MNIST images (MSE) for one epoch. The library trains the 10
-networks as one batched ensemble (``noisyprop_lib.experiments._train_ensemble``: one
+networks as one batched ensemble (``noisyprop_lib.experiments.train_ensemble``: one
 ``baddbmm`` per layer for all of them). The baseline trains the same 10 networks one
 after the other with the same code at ensemble size 1, so the two differ only in the
 batching. The ratio reported is network-steps per second, batched over sequential, with
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from noisyprop_lib.data import load_mnist, train_validation_split
-from noisyprop_lib.experiments._experiments import _train_ensemble
+from noisyprop_lib.experiments import train_ensemble
 from noisyprop_lib.simulation import resolve_device
 
 KEEP = np.round(np.linspace(0.1, 1.0, 10), 6)
@@ -60,10 +60,10 @@ def measure(device="auto", depth: int = 40, width: int | None = None, batch_size
                   optimizer="sgd")
 
     def batched():
-        return _train_ensemble(xtr, xva, KEEP, 2 * KEEP, seed=0, **common)
+        return train_ensemble(xtr, xva, KEEP, 2 * KEEP, seed=0, **common)
 
     def sequential():
-        return [_train_ensemble(xtr, xva, KEEP[i : i + 1], 2 * KEEP[i : i + 1], seed=0, **common) for i in range(len(KEEP))]
+        return [train_ensemble(xtr, xva, KEEP[i : i + 1], 2 * KEEP[i : i + 1], seed=0, **common) for i in range(len(KEEP))]
 
     batched()  # warm-up (allocator, kernels)
     t_b, (tl_b, vl_b) = timed(batched, dev, repeats)

@@ -229,7 +229,7 @@ def main(argv=None) -> int:
     env = run.piece("env", 2.0, None, lambda: {
         "device": str(device), "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU",
         "torch_version": torch.__version__, "cuda_version": torch.version.cuda or "none",
-        "library_version": npl.__version__, "git_commit": ex._experiments._git_commit(),
+        "library_version": npl.__version__, "git_commit": ex.git_commit(),
         "matmul_tflops": matmul_rates(device, k_nets, grid["width"], grid["batch_size"])})
     rates = env.get("result", {}).get("matmul_tflops", {"float32": 1.0, "tf32": 1.0})
     run.log(f"measured bmm throughput on the grid's shapes: {rates}")

@@ -19,7 +19,7 @@ Architecture (the paper's, as in :mod:`noisyprop_lib.experiments`): every block 
 plain SGD or Adam (elementwise, so exactly one Adam per network).
 
 When every network has the same depth, the random draws are made in the same order
-as ``noisyprop_lib.experiments._train_ensemble`` and the two give identical
+as :func:`noisyprop_lib.experiments.train_ensemble`, which delegates here, so the two give identical
 results (tested).
 """
 from __future__ import annotations

@@ -10,7 +10,7 @@ import pytest
 
 import noisyprop_lib.experiments as E
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 DATA = os.environ.get("NOISYPROP_DATA") or (str(SHARED) if (SHARED / "mnist").exists() else None)
 needs_mnist = pytest.mark.skipif(DATA is None, reason="the MNIST test set is not on this machine (../shared/data)")
 
@@ -209,3 +209,19 @@ def test_command_line_writes_results_with_the_command_in_the_provenance(tmp_path
     assert res["val_loss"].shape == (2, 2, 1) and list(res["depths"]) == [1, 3]
     assert np.allclose(res["keep_probs"], [0.5, 1.0]) and res["optimizer"] == "adam"
     assert res["provenance"]["command"] == "python -m noisyprop_lib.experiments " + " ".join(argv)
+
+
+def test_overflow_agreement_on_the_stored_run():
+    """Chapter 6's acceptance band: every network off criticality of the stored run scores <= 1."""
+    vd = E.load_stored_results("variance_depth_cpu.npz")
+    a = E.overflow_agreement(vd)
+    assert a["passed"] and a["off"].sum() == len(vd["sigma_w2"]) - 1
+    assert np.all(a["score"][a["off"]] <= 1.0)
+    tight = E.overflow_agreement(vd, rel_tol=1e-3, abs_tol=1e-3)
+    assert not tight["passed"]
+
+
+def test_train_ensemble_keeps_its_former_private_name():
+    from noisyprop_lib.experiments import trainability
+
+    assert trainability._train_ensemble is E.train_ensemble

@@ -15,7 +15,7 @@ import torch
 import noisyprop_lib.experiments as E
 from noisyprop_lib.experiments import init_padded_ensemble, padded_forward, train_padded_ensemble
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SHARED = ROOT.parent / "shared" / "data"
 DATA = os.environ.get("NOISYPROP_DATA") or (str(SHARED) if (SHARED / "mnist").exists() else None)
 needs_mnist = pytest.mark.skipif(DATA is None, reason="the MNIST test set is not on this machine (../shared/data)")
@@ -85,7 +85,7 @@ def _data(n=96, d=12, seed=0):
 def test_padded_ensemble_equals_per_depth_ensemble_when_depths_agree():
     xtr, xva = _data()
     keep = np.array([0.5, 0.8, 1.0])
-    a = E._experiments._train_ensemble(xtr, xva, keep, 2 * keep, 3, 16, 2, 1e-2, 16, torch.device("cpu"), torch.float32, 7)
+    a = E.train_ensemble(xtr, xva, keep, 2 * keep, 3, 16, 2, 1e-2, 16, torch.device("cpu"), torch.float32, 7)
     b = train_padded_ensemble(xtr, xva, keep, 2 * keep, np.array([3, 3, 3]), 16, 2, 1e-2, 16, torch.device("cpu"), torch.float32, 7)
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
