@@ -75,6 +75,50 @@ class SimulationResult:
         """``(depth + 1,)``: spread across surviving networks of their pair-mean correlation."""
         return _nanstd(self.c_per_network(pairs), axis=1)
 
+    def q_sem(self) -> np.ndarray:
+        r"""``(depth + 1,)``: standard error of :meth:`q_mean`, :meth:`q_std` over :math:`\sqrt{n}` with :math:`n`
+        the networks still finite at that layer (not all networks: a failed network is not a sample).
+
+        NaN where fewer than two networks survive.
+        """
+        return _nansem(self.q_per_network(), axis=1)
+
+    def c_sem(self, pairs=None) -> np.ndarray:
+        r"""``(depth + 1,)``: standard error of :meth:`c_mean`, :meth:`c_std` over :math:`\sqrt{n}` with :math:`n`
+        the networks whose pair-mean correlation is finite at that layer. NaN where fewer than two are."""
+        return _nansem(self.c_per_network(pairs), axis=1)
+
+    def c_per_group(self, group) -> np.ndarray:
+        """``(n_groups, depth + 1, n_networks)``: each network's mean correlation over the pairs of each group.
+
+        ``group`` gives, for each pair, the index of its group (the third output of
+        :func:`~noisyprop_lib.correlated_inputs`); groups are ``0 .. max(group)``.
+        """
+        group = np.asarray(group)
+        if group.ndim != 1 or group.shape[0] != self.c.shape[2] or (group.size and group.dtype.kind not in "iu"):
+            raise ValueError(f"group must be an integer array with one entry per pair ({self.c.shape[2]}), got shape {group.shape}")
+        if group.size and group.min() < 0:
+            raise ValueError("group must hold non-negative group indices")
+        n_groups = int(group.max()) + 1 if group.size else 0
+        return np.stack([self.c_per_network(np.flatnonzero(group == g)) for g in range(n_groups)]) if n_groups else \
+            np.zeros((0, self.depth + 1, self.c.shape[1]))
+
+    def z_scores(self, theory, *, of: str = "q", pairs=None) -> np.ndarray:
+        r"""``(depth + 1,)``: :math:`(\bar x^l - x^l_{\rm theory}) / \mathrm{SE}^l` for ``of="q"`` (lengths) or
+        ``of="c"`` (correlations of ``pairs``), the standard error counting the surviving networks.
+
+        ``theory`` is a scalar or an array broadcastable to ``(depth + 1,)``. NaN where
+        the standard error is NaN (fewer than two networks) and at layer 0 when the
+        inputs' spread across networks is zero (±inf is never returned: a zero
+        standard error gives NaN).
+        """
+        if of not in ("q", "c"):
+            raise ValueError(f"of must be 'q' or 'c', got {of!r}")
+        mean, se = (self.q_mean(), self.q_sem()) if of == "q" else (self.c_mean(pairs), self.c_sem(pairs))
+        theory = np.broadcast_to(np.asarray(theory, dtype=float), mean.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(se > 0, (mean - theory) / np.where(se > 0, se, 1.0), np.nan)
+
 
 def _nanmean(a, axis):
     with np.errstate(invalid="ignore"):
@@ -89,3 +133,9 @@ def _nanstd(a, axis):
         cnt = np.sum(~np.isnan(a), axis=axis)
         d = np.nansum((a - np.expand_dims(m, axis)) ** 2, axis=axis)
         return np.where(cnt > 1, np.sqrt(d / np.maximum(cnt - 1, 1)), np.nan)
+
+
+def _nansem(a, axis):
+    with np.errstate(invalid="ignore"):
+        cnt = np.sum(~np.isnan(a), axis=axis)
+        return _nanstd(a, axis) / np.sqrt(np.maximum(cnt, 1))
