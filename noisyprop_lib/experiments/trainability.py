@@ -102,6 +102,28 @@ def trainability_boundary(depths, keep_probs, trained, predicted_depth, factor: 
             "consistent": consistent, "contiguous": contiguous}
 
 
+def _check_grid_params(p: dict, init: str, dtype: str, matmul_precision: str):
+    """Check the preset/overridden parameters of :func:`trainability_grid`; return kp, depths, width, epochs, batch, lr, optimizer."""
+    kp = np.atleast_1d(check_range("keep_probs", p["keep_probs"], 0.0, 1.0, low_inclusive=False)).astype(float)
+    ds = np.atleast_1d(np.asarray(p["depths"]))
+    if ds.dtype.kind not in "iu" or np.any(ds < 1):
+        raise ValueError(f"depths must be positive integers, got {ds}")
+    width_ = check_positive_int("width", int(p["width"]))
+    ep = check_positive_int("epochs", int(p["epochs"]))
+    bs = check_positive_int("batch_size", int(p["batch_size"]))
+    lr_ = float(check_range("lr", p["lr"], 0.0, None, low_inclusive=False))
+    opt = p["optimizer"]
+    if opt not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {opt!r}")
+    if init not in ("critical", "he"):
+        raise ValueError(f"init must be 'critical' or 'he', got {init!r}")
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if matmul_precision not in ("highest", "tf32"):
+        raise ValueError(f"matmul_precision must be 'highest' or 'tf32', got {matmul_precision!r}")
+    return kp, ds, width_, ep, bs, lr_, opt
+
+
 def trainability_grid(scale: str = "book", *, init: str = "critical", device="auto", seed: int = 0, data_root=None,
                       keep_probs=None, depths=None, width=None, n_train=None, n_validation=None, epochs=None, lr=None,
                       batch_size=None, optimizer=None, dtype: str = "float32", progress: bool | None = None,
@@ -139,23 +161,7 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
     p = _scale_params(TRAINABILITY_SCALES, scale, dict(keep_probs=keep_probs, depths=depths, width=width, n_train=n_train,
                                                        n_validation=n_validation, epochs=epochs, lr=lr, batch_size=batch_size,
                                                        optimizer=optimizer))
-    kp = np.atleast_1d(check_range("keep_probs", p["keep_probs"], 0.0, 1.0, low_inclusive=False)).astype(float)
-    ds = np.atleast_1d(np.asarray(p["depths"]))
-    if ds.dtype.kind not in "iu" or np.any(ds < 1):
-        raise ValueError(f"depths must be positive integers, got {ds}")
-    width_ = check_positive_int("width", int(p["width"]))
-    ep = check_positive_int("epochs", int(p["epochs"]))
-    bs = check_positive_int("batch_size", int(p["batch_size"]))
-    lr_ = float(check_range("lr", p["lr"], 0.0, None, low_inclusive=False))
-    opt = p["optimizer"]
-    if opt not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {opt!r}")
-    if init not in ("critical", "he"):
-        raise ValueError(f"init must be 'critical' or 'he', got {init!r}")
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
-    if matmul_precision not in ("highest", "tf32"):
-        raise ValueError(f"matmul_precision must be 'highest' or 'tf32', got {matmul_precision!r}")
+    kp, ds, width_, ep, bs, lr_, opt = _check_grid_params(p, init, dtype, matmul_precision)
     tdt = torch.float32 if dtype == "float32" else torch.float64
     dev = resolve_device(device)
     t0 = time.perf_counter()
