@@ -37,6 +37,7 @@ from .arccos import (  # noqa: F401  (_EXCESS_SERIES, _excess_from_eps: importab
     arccos_kernel_second_derivative,
 )
 from . import _gelu
+from ._torch_fns import _torch_erf, _torch_gelu, _torch_silu, _torch_tanh
 from .gauss import _CHUNK, _gauss_rule, bivariate_gaussian_expectation, gaussian_expectation
 
 __all__ = [
@@ -256,30 +257,6 @@ class ReLU(LeakyReLU):
 
     def __repr__(self):
         return "ReLU()"
-
-
-def _torch_tanh(x):
-    import torch
-
-    return torch.tanh(x)
-
-
-def _torch_erf(x):
-    import torch
-
-    return torch.erf(x)
-
-
-def _torch_gelu(x):
-    import torch.nn.functional as F
-
-    return F.gelu(x)
-
-
-def _torch_silu(x):
-    import torch.nn.functional as F
-
-    return F.silu(x)
 
 
 class Tanh(Activation):

@@ -15,7 +15,7 @@ from ._moments import _affine_variance_map
 from .activations import LeakyReLU, get_activation
 from .criticality import _NO_CRIT_ADDITIVE, NoCriticalPointError
 from .noise import ADDITIVE, as_noise
-from .spec import accepts_layer
+from ._signature import accepts_layer
 
 __all__ = ["overflow_depth", "FiniteWidthLogVariance", "finite_width_log_variance_moments"]
 

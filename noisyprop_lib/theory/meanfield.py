@@ -33,7 +33,7 @@ from ._moments import (  # noqa: F401  (_resolve_q, _prepare: importable here as
 )
 from .activations import get_activation
 from .noise import as_noise
-from .spec import accepts_layer
+from ._signature import accepts_layer
 
 __all__ = [
     "variance_map",

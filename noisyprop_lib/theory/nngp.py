@@ -42,7 +42,7 @@ from .activations import LeakyReLU, get_activation
 from ._moments import _noise_moments
 from .meanfield import variance_map
 from .noise import as_noise
-from .spec import accepts_layer
+from ._signature import accepts_layer
 
 __all__ = ["nngp_kernel", "gp_regression", "GPPrediction"]
 

@@ -23,11 +23,10 @@ Conventions: ``keep_prob`` is dropout's *keep* probability; torch's
 ``nn.Dropout(p)`` takes the *drop* probability. :meth:`Noise.from_torch`
 converts explicitly.
 """
-from ._base import ADDITIVE, MULTIPLICATIVE, NoNoise, Noise, NotANoiseModuleError, as_noise, keep_prob_from_torch
+from ._base import ADDITIVE, MULTIPLICATIVE, Dropout, NoNoise, Noise, NotANoiseModuleError, as_noise, keep_prob_from_torch
 from .laws import (
     AdditiveGaussianNoise,
     AdditiveLaplaceNoise,
-    Dropout,
     GammaNoise,
     GaussianDropout,
     GaussianNoise,

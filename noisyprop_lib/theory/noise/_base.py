@@ -1,4 +1,4 @@
-r"""The noise-model base class :class:`Noise`, the kinds, :class:`NoNoise` and :func:`as_noise`.
+r"""The noise-model base class :class:`Noise`, the kinds, :class:`NoNoise`, :class:`Dropout` and :func:`as_noise`.
 
 Sympy is imported only when a symbolic feature (``moment``, ``sympy_rv``) is used, torch only when a
 noise is sampled or converted from a torch module. See :mod:`noisyprop_lib.theory.noise`.
@@ -163,9 +163,27 @@ class Noise:
         are affine, not multiplicative, noise. Any other object raises
         :class:`NotANoiseModuleError`, a ``ValueError`` (and a ``TypeError``).
         """
-        from ._sampling import from_torch
+        import torch.nn as nn
 
-        return from_torch(module)
+        if isinstance(module, Noise):
+            return module
+        if isinstance(module, (nn.AlphaDropout, nn.FeatureAlphaDropout)):
+            raise ValueError(
+                f"{type(module).__name__} is not supported: it rescales and shifts the signal "
+                "(an affine, not multiplicative, noise designed for SELU), so it has no mu2 in "
+                "the sense of this library"
+            )
+        if isinstance(module, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)):
+            if module.p >= 1.0:
+                raise ValueError(
+                    f"{type(module).__name__}(p={module.p}) drops every unit: keep_prob = 1 - p = 0 "
+                    "is outside (0, 1]"
+                )
+            return Dropout(keep_prob_from_torch(module.p))
+        raise NotANoiseModuleError(
+            f"module must be a torch dropout module (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d) or a "
+            f"noisyprop_lib noise model, got {module!r}: cannot convert {type(module).__name__} to a noise model"
+        )
 
     # -- misc --------------------------------------------------------------
     def __repr__(self) -> str:
@@ -232,7 +250,7 @@ def _moment_cached(cls, params: tuple, n: int) -> float:
     return float(sympy.N(sympy.simplify(expr), 30))
 
 
-# the noiseless law lives with the base class: as_noise(None) returns it
+# the two laws the base class needs: as_noise(None) returns NoNoise, from_torch returns Dropout
 
 
 class NoNoise(Noise):
@@ -256,6 +274,40 @@ class NoNoise(Noise):
         import torch
 
         return torch.ones(shape, dtype=dtype, device=device)
+
+
+class Dropout(Noise):
+    r"""Inverted dropout: :math:`\epsilon = B/p`, :math:`B\sim\mathrm{Bernoulli}(p)`.
+
+    ``keep_prob`` :math:`p\in(0,1]`; :math:`\mu_1 = 1`, :math:`\mu_2 = 1/p`,
+    variance :math:`(1-p)/p`. This is ``torch.nn.Dropout(1 - p)`` in training mode.
+    """
+
+    param_names = ("keep_prob",)
+
+    def __init__(self, keep_prob):
+        self.keep_prob = scalar_or_array(check_range("keep_prob", keep_prob, 0.0, 1.0, low_inclusive=False))
+
+    def _mu1(self):
+        return np.ones_like(np.asarray(self.keep_prob, dtype=float))
+
+    def _variance(self):
+        p = np.asarray(self.keep_prob, dtype=float)
+        return (1.0 - p) / p
+
+    def _sympy(self, name, symbolic):
+        import sympy
+        import sympy.stats as sstats  # noqa: F401
+
+        p = _param(self, "keep_prob", self.keep_prob, symbolic)
+        return sstats.Bernoulli(name, p) / p
+
+    def _sample(self, shape, generator, dtype, device):
+        import torch
+
+        p = float(self.keep_prob)
+        u = torch.rand(shape, generator=generator, dtype=dtype, device=device)
+        return (u < p).to(dtype) / p
 
 
 def as_noise(noise) -> Noise:

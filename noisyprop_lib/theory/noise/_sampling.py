@@ -1,4 +1,4 @@
-"""The torch side of the noise laws (private): validated sampling, samplers that take a generator, from_torch.
+"""The torch side of the noise laws (private): validated sampling and samplers that take a generator.
 
 torch is imported inside each function, so that importing the theory never imports it.
 """
@@ -24,34 +24,6 @@ def checked_sample(noise, shape, generator=None, dtype=None, device=None):
     if any(s < 0 for s in shape):
         raise ValueError(f"shape must have non-negative entries, got {shape}")
     return noise._sample(shape, generator, dtype, torch.device(device))
-
-
-def from_torch(module):
-    """The body of :meth:`Noise.from_torch`."""
-    import torch.nn as nn
-
-    from ._base import Noise, NotANoiseModuleError, keep_prob_from_torch
-    from .laws import Dropout
-
-    if isinstance(module, Noise):
-        return module
-    if isinstance(module, (nn.AlphaDropout, nn.FeatureAlphaDropout)):
-        raise ValueError(
-            f"{type(module).__name__} is not supported: it rescales and shifts the signal "
-            "(an affine, not multiplicative, noise designed for SELU), so it has no mu2 in "
-            "the sense of this library"
-        )
-    if isinstance(module, (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d)):
-        if module.p >= 1.0:
-            raise ValueError(
-                f"{type(module).__name__}(p={module.p}) drops every unit: keep_prob = 1 - p = 0 "
-                "is outside (0, 1]"
-            )
-        return Dropout(keep_prob_from_torch(module.p))
-    raise NotANoiseModuleError(
-        f"module must be a torch dropout module (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d) or a "
-        f"noisyprop_lib noise model, got {module!r}: cannot convert {type(module).__name__} to a noise model"
-    )
 
 
 def _sample_laplace(shape, generator, dtype, device):

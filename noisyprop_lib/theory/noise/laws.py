@@ -10,45 +10,11 @@ import math
 import numpy as np
 
 from ..._validation import check_range, scalar_or_array
-from ._base import ADDITIVE, Noise, _param
+from ._base import ADDITIVE, Dropout, Noise, _param  # noqa: F401  (Dropout: defined with the base)
 from ._sampling import _sample_laplace, _sample_standard_gamma
 
 __all__ = ["Dropout", "PlainDropout", "GaussianNoise", "GaussianDropout", "GammaNoise", "UniformNoise",
            "LaplaceNoise", "PoissonNoise", "AdditiveGaussianNoise", "AdditiveLaplaceNoise"]
-
-
-class Dropout(Noise):
-    r"""Inverted dropout: :math:`\epsilon = B/p`, :math:`B\sim\mathrm{Bernoulli}(p)`.
-
-    ``keep_prob`` :math:`p\in(0,1]`; :math:`\mu_1 = 1`, :math:`\mu_2 = 1/p`,
-    variance :math:`(1-p)/p`. This is ``torch.nn.Dropout(1 - p)`` in training mode.
-    """
-
-    param_names = ("keep_prob",)
-
-    def __init__(self, keep_prob):
-        self.keep_prob = scalar_or_array(check_range("keep_prob", keep_prob, 0.0, 1.0, low_inclusive=False))
-
-    def _mu1(self):
-        return np.ones_like(np.asarray(self.keep_prob, dtype=float))
-
-    def _variance(self):
-        p = np.asarray(self.keep_prob, dtype=float)
-        return (1.0 - p) / p
-
-    def _sympy(self, name, symbolic):
-        import sympy
-        import sympy.stats as sstats  # noqa: F401
-
-        p = _param(self, "keep_prob", self.keep_prob, symbolic)
-        return sstats.Bernoulli(name, p) / p
-
-    def _sample(self, shape, generator, dtype, device):
-        import torch
-
-        p = float(self.keep_prob)
-        u = torch.rand(shape, generator=generator, dtype=dtype, device=device)
-        return (u < p).to(dtype) / p
 
 
 class PlainDropout(Noise):
