@@ -159,7 +159,7 @@ _FINER = "refines the quadrature rule (more nodes, levels or range); results agr
 _PROB0 = "differs only when a continuous draw hits an exact value (probability 0, or 2^-24 per draw)"
 EQUIVALENT = [
     # (module, function, operator as listed, text of the source line, reason[, column where the line has twins])
-    ("theory.noise.laws", "Dropout._sample", "< -> <=", "(u < p)", _PROB0),
+    ("theory.noise._base", "Dropout._sample", "< -> <=", "(u < p)", _PROB0),
     ("theory.noise.laws", "PlainDropout._sample", "< -> <=", "(u < float(self.keep_prob))", _PROB0),
     ("theory.noise._base", "_moment_cached", "30 -> 31", "sympy.N(", "30 or 31 significant digits round to the same double"),
     ("theory.noise._sampling", "_sample_standard_gamma", "1e-300 -> 2e-300", "torch.clamp(v, min=1e-300)",
@@ -331,7 +331,7 @@ EQUIVALENT = [
      "stops at the level of rounding either way"),
     ("theory._rectifier", "_solve_rectifier_fixed_point", "1e-15 -> 2e-15", "(step > 1e-15 * ta)",
      "stops at the level of rounding either way"),
-    ("theory.criticality", "_general_correlation_fixed_point", "default max_iter=20000 -> 20001",
+    ("theory._fixed_point", "_iterated_correlation_fixed_point", "default max_iter=20000 -> 20001",
      "def _general_correlation_fixed_point", "an iteration cap that converging runs never reach"),
     ("dln.data", "population_second_moment", "* -> /", "mean**2 * np.ones", "dividing by ones", 32),
     ("dln.data", "make_sparse_regression", "> -> >=", "if noise_std > 0:", "adding 0 * z changes nothing (the generator is not used afterwards)"),
