@@ -42,9 +42,6 @@ _LAZY: dict[str, str] = {
     # experiments
     **dict.fromkeys(["variance_depth", "trainability_grid", "trained_mask", "trainability_boundary"],
                     "noisyprop_lib.experiments"),
-    # estimators of Monte Carlo trajectories (numpy only; lazy only to keep the theory's namespace as it was)
-    **dict.fromkeys(["DepthScaleFit", "PaperDepthScaleFit", "fit_depth_scale", "fit_depth_scale_paper",
-                     "fit_on_windows"], "noisyprop_lib.theory.estimate"),
     # book runtime
     "book_seed": "noisyprop_lib.book.seeding",
     "REPOSITORY_URL": "noisyprop_lib._project",

@@ -42,6 +42,7 @@ from .meanfield import (
     variance_map_slope,
 )
 from .spec import Layer
+from .estimate import DepthScaleFit, PaperDepthScaleFit, fit_depth_scale, fit_depth_scale_paper, fit_on_windows
 from .nngp import GPPrediction, gp_regression, nngp_kernel
 from .noise import (
     ADDITIVE,
@@ -64,6 +65,8 @@ from .noise import (
 )
 
 __all__ = [
+    # estimators of depth scales from Monte Carlo trajectories
+    "DepthScaleFit", "PaperDepthScaleFit", "fit_depth_scale", "fit_depth_scale_paper", "fit_on_windows",
     # the layer specification
     "Layer",
     # noise laws
