@@ -88,12 +88,28 @@ def _implementation(obj, fallback: str) -> str:
     return module if isinstance(module, str) and module.startswith("noisyprop_lib") else fallback
 
 
+def _data_doc(name: str) -> list[str]:
+    """The ``#:`` doc comment of the module-level constant *name*, found in the module that assigns it."""
+    from sphinx.pycode import ModuleAnalyzer
+
+    for path in sorted((ROOT / "noisyprop_lib").rglob("*.py")):  # read, never import (__main__ runs the CLI)
+        docs = ModuleAnalyzer.for_file(str(path), path.stem).find_attr_docs()
+        if ("", name) in docs:
+            return [line for line in docs[("", name)] if line.strip()]
+    return []
+
+
 def _directive(documented: str, obj) -> list[str]:
     if inspect.isclass(obj):
-        return [f".. autoclass:: {documented}", "   :members:", ""]
+        lines = [f".. autoclass:: {documented}", "   :members:"]
+        if hasattr(obj, "_fields"):  # a NamedTuple: its fields are described in the docstring's Attributes
+            lines.append("   :exclude-members: " + ", ".join(obj._fields))
+        return lines + [""]
     if callable(obj):
         return [f".. autofunction:: {documented}", ""]
-    return [f".. autodata:: {documented}", "   :annotation:", ""]
+    # a constant: its doc comment lives in the implementation module, not where it is re-exported
+    module, _, name = documented.rpartition(".")
+    return [f".. py:data:: {name}", f"   :module: {module}", "", *(f"   {line}" for line in _data_doc(name)), ""]
 
 
 def entries() -> dict[str, list[tuple[str, object]]]:

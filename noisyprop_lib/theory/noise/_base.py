@@ -12,7 +12,9 @@ import numpy as np
 
 from ..._validation import check_range, scalar_or_array
 
+#: the kind of a noise that multiplies the signal (dropout and its relatives): ``Noise.kind``
 MULTIPLICATIVE = "multiplicative"
+#: the kind of a noise that is added to the signal: ``Noise.kind``
 ADDITIVE = "additive"
 
 
