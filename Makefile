@@ -45,12 +45,12 @@ notebooks: $(STAMP)
 # Run every Colab notebook top to bottom in a plain kernel (no myst-nb, no Sphinx) and check that the
 # values its text shows are reproduced (pytest marker `notebooks`, left out of `make test`).
 check-notebooks: $(STAMP)
-	$(PY) -m pytest -m notebooks tests/test_colab_notebooks.py
+	$(PY) -m pytest -m notebooks tests/book/test_colab_notebooks.py
 
 # Open every page of the built book (_build/html, from `make book`) in headless Chromium: console
 # errors, MathJax, images, internal links, launch buttons; screenshots in _build/screenshots/.
 check-browser: $(STAMP) chromium
-	$(PY) -m pytest -m browser tests/test_rendered_book.py
+	$(PY) -m pytest -m browser tests/book/test_rendered_book.py
 
 # Debian's chromium (Playwright drives it; no browser download).
 chromium:

@@ -28,10 +28,8 @@ varies, is flagged: its tolerance or its statement needs work.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -41,35 +39,21 @@ OUT = ROOT / ".spread"  # outside _build, which every book build deletes
 
 
 def run_chapter(md: Path, offset: int, threads: int, out_dir: Path, timeout: int = 1200) -> Path:
+    """Run one chapter in a plain kernel at a seed offset and thread count; return its claims log."""
     import jupytext
-    import nbformat
-    from nbclient import NotebookClient
 
-    nb = jupytext.read(md, fmt="md:myst")
-    run = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                                            "language": "python"}})
-    run.cells = [copy.deepcopy(c) for c in nb.cells
-                 if c.cell_type == "code" and "skip-execution" not in c.metadata.get("tags", [])]
+    sys.path.insert(0, str(ROOT / "tools"))
+    from colab.execute import execute
+
     out_dir.mkdir(parents=True, exist_ok=True)
     log = out_dir / f"offset{offset}_threads{threads}.jsonl"
     log.unlink(missing_ok=True)
     env = {"NOISYPROP_CLAIMS_LOG": str(log), "NOISYPROP_CLAIMS_NO_RAISE": "1",
            "NOISYPROP_CLAIMS_TAG": f"offset={offset} threads={threads}",
            "NOISYPROP_SEED_OFFSET": str(offset), "NOISYPROP_NUM_THREADS": str(threads),
-           "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "NOISYPROP_GLUE_RECORD": "1", "MPLBACKEND": "Agg"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits the environment
+           "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     t0 = time.perf_counter()
-    try:
-        NotebookClient(run, timeout=timeout, kernel_name="python3",
-                       resources={"metadata": {"path": str(md.parent)}}).execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    execute(jupytext.read(md, fmt="md:myst"), md.parent, timeout=timeout, env=env)
     print(f"{md.stem}: offset {offset}, {threads} thread(s): {time.perf_counter() - t0:.0f} s", flush=True)
     return log
 

@@ -22,7 +22,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import MYST_FRONT_MATTER  # noqa: E402  (tests/book/conftest.py)
+
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import colab_notebooks as C  # noqa: E402
 
@@ -123,18 +125,8 @@ def test_launch_buttons_find_the_notebooks():
 
 # --- the converter, on a one-chapter book --------------------------------------------------------
 
-CHAPTER = textwrap.dedent('''\
-    ---
-    jupytext:
-      text_representation:
-        extension: .md
-        format_name: myst
-    kernelspec:
-      display_name: Python 3
-      language: python
-      name: python3
-    ---
-
+CHAPTER = MYST_FRONT_MATTER.replace("    format_version: 0.13\n", "") + textwrap.dedent('''\
+    
     # Tiny chapter
 
     ```{code-cell} ipython3

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-README = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text()
 SECTION = README.split("## Using the library", 1)[1].split("\n## ", 1)[0]
 BLOCKS = re.findall(r"```python\n(.*?)```", SECTION, flags=re.S)
 # a top-level `expression   # 1.2  (...)`, `# 0.96553...` or `# ~0.284`: the comment's first number is the promise

@@ -22,7 +22,7 @@ from urllib.parse import unquote, urljoin, urlparse
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SITE = Path(os.environ.get("NOISYPROP_HTML", ROOT / "_build" / "html"))
 SHOTS = SITE.parent / "screenshots"
 CHROMIUM = os.environ.get("NOISYPROP_CHROMIUM", "/usr/bin/chromium")

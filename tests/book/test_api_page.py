@@ -4,7 +4,7 @@ import pathlib
 import re
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("api_page", ROOT / "tools" / "api_page.py")
 P = importlib.util.module_from_spec(_spec)
 sys.modules["api_page"] = P

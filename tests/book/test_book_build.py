@@ -14,21 +14,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import MYST_FRONT_MATTER  # noqa: E402  (tests/book/conftest.py)
+
+ROOT = Path(__file__).resolve().parents[2]
 JB = Path(sys.executable).parent / "jupyter-book"
 
-HEADER = """---
-jupytext:
-  text_representation:
-    extension: .md
-    format_name: myst
-    format_version: 0.13
-kernelspec:
-  display_name: Python 3
-  language: python
-  name: python3
----
-
+HEADER = MYST_FRONT_MATTER + """
 # Tiny chapter
 
 ```{code-cell} ipython3
