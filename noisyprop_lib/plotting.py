@@ -99,7 +99,7 @@ def variance_depth_heatmap(ax, result: dict, *, vlim: float | None = None, curve
     ax.pcolormesh(edges, np.arange(log_q.shape[1] + 1) - 0.5, np.ma.masked_invalid(black.T),
                   cmap=mcolors.ListedColormap(["black"]), shading="flat", rasterized=True)
     if curve:
-        from .theory.criticality import overflow_depth
+        from .theory import overflow_depth
         from .theory.noise import Dropout
 
         fine = np.linspace(sw.min(), sw.max(), 400)
@@ -145,7 +145,7 @@ def trainability_heatmap(ax, result: dict, *, loss: str = "val", vmin=None, vmax
         yy, xx = np.nonzero(tr)
         ax.plot(x[xx], ds[yy], "o", color="white", ms=3.5, mec="0.2", mew=0.5, label="trained", linestyle="none")
     if curve:
-        from .theory.criticality import trainable_depth
+        from .theory import trainable_depth
         from .theory.noise import Dropout
 
         fine = np.linspace(kp.min(), min(kp.max(), 0.995), 300)

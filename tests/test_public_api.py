@@ -37,11 +37,12 @@ def test_every_old_name_resolves(module, name):
 
 
 def test_old_paths_give_the_same_objects_as_the_new_ones():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from noisyprop_lib.theory.criticality import depth_scale
-        from noisyprop_lib.simulation import propagate
-        from noisyprop_lib.book.claims import claim_close
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        from noisyprop_lib.criticality import depth_scale  # the 0.1.0 paths, through the shims
+        from noisyprop_lib.simulate import propagate
+        from noisyprop_lib.claims import claim_close
+    assert sum(issubclass(w.category, DeprecationWarning) for w in caught) == 3
     assert depth_scale is npl.depth_scale is npl.theory.depth_scale
     assert propagate is npl.propagate is npl.simulation.propagate
     assert claim_close is npl.book.claims.claim_close

@@ -154,7 +154,7 @@ def trainability_grid(scale: str = "book", *, init: str = "critical", device="au
     """
     import torch
 
-    from ..theory.criticality import trainable_depth
+    from ..theory import trainable_depth
     from ..data import load_mnist, train_validation_split
     from ..simulation.forward import resolve_device
 

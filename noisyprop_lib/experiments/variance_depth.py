@@ -7,7 +7,7 @@ import numpy as np
 
 from .._progress import progress_bar
 from .._validation import check_positive_int, check_range
-from ..theory.criticality import overflow_depth
+from ..theory import overflow_depth
 from ..theory.noise import Dropout
 from .results import VARIANCE_DEPTH_SCALES, _scale_params, provenance
 

@@ -314,20 +314,6 @@ def gradient_depth_scale(sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
         return scalar_or_array(_depth_from_factor(factor))
 
 
-_MOVED = {"overflow_depth": "finite_width", "FiniteWidthLogVariance": "finite_width",
-          "finite_width_log_variance_moments": "finite_width", "variance_fixed_point": "meanfield"}
-
-
-def __getattr__(name):
-    # names that lived here in 0.1.0 and moved within theory; forwarded for in-tree callers of this path
-    # (the public home of every name is noisyprop_lib.theory, which imports each from its module)
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module(f".{_MOVED[name]}", __package__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 def order_chaos_boundary(sigma_b2, activation="tanh", noise=None, bracket=(1e-2, 1e3), xtol=1e-12):
     r"""The order/chaos boundary: the :math:`\sigma_w^2` at which :math:`\chi_1 = 1` at the variance fixed point.
 
