@@ -1,7 +1,7 @@
 """Theory: the mean-field description of noisy networks (numpy and scipy; no torch).
 
 Noise laws and their moments, activations and Gaussian expectations, the variance and correlation
-maps, criticality and depth scales, finite-width corrections, noisy NNGP kernels. The symbolic
+maps, criticality and depth scales, finite-width corrections, noisy NNGP kernels, residual blocks. The symbolic
 derivations (sympy) live in :mod:`noisyprop_lib.theory.symbolic`, imported on demand.
 """
 from .activations import (
@@ -40,6 +40,14 @@ from .meanfield import (
     variance_fixed_point,
     variance_map,
     variance_map_slope,
+)
+from .residual import (
+    ResidualCorrelationDepthScale,
+    iterate_residual_maps,
+    residual_branch_scale,
+    residual_correlation_depth_scale,
+    residual_correlation_map,
+    residual_variance_map,
 )
 from .spec import Layer
 from .estimate import DepthScaleFit, PaperDepthScaleFit, fit_depth_scale, fit_depth_scale_paper, fit_on_windows
@@ -88,6 +96,9 @@ __all__ = [
     "overflow_depth", "FiniteWidthLogVariance", "finite_width_log_variance_moments",
     # NNGP
     "nngp_kernel", "gp_regression", "GPPrediction",
+    # residual networks with noise in the branch (our extension)
+    "residual_variance_map", "residual_correlation_map", "iterate_residual_maps", "residual_branch_scale",
+    "residual_correlation_depth_scale", "ResidualCorrelationDepthScale",
 ]
 
 
