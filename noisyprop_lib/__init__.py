@@ -32,7 +32,7 @@ from .theory import __all__ as _theory_all
 # name -> module that defines it, imported on first use (PEP 562)
 _LAZY: dict[str, str] = {
     # simulation (torch)
-    **dict.fromkeys(["SimulationResult", "propagate", "gradient_norm_ratio", "gaussian_inputs",
+    **dict.fromkeys(["SimulationResult", "propagate", "propagate_residual", "gradient_norm_ratio", "gaussian_inputs",
                      "correlated_inputs", "resolve_device", "make_generator"], "noisyprop_lib.simulation"),
     # PyTorch integration (noisyprop_lib.nn.Dropout, the torch module, stays in nn: npl.Dropout is the noise law)
     **dict.fromkeys(["critical_init_", "InitReport", "InitRow", "NotAChainError", "NoiseLayer",
