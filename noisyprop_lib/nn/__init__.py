@@ -3,12 +3,15 @@
 ``noisyprop_lib.nn.Dropout`` is a torch module (a layer); ``noisyprop_lib.Dropout`` is the noise law.
 
 Modules: :mod:`~noisyprop_lib.nn.layers` (``NoiseLayer``, ``Dropout``, ``ActivationLayer``),
-:mod:`~noisyprop_lib.nn.walk` (``walk_model``), :mod:`~noisyprop_lib.nn.init` (``critical_init_``),
+:mod:`~noisyprop_lib.nn.walk` (``walk_model``), :mod:`~noisyprop_lib.nn.init` (``critical_init_``,
+which reads the model's ``torch.fx`` graph: skip connections, functional calls, calibration on data),
+``noisyprop_lib.nn.report`` (``InitReport``, ``InitRow``),
 :mod:`~noisyprop_lib.nn.mlp` (``NoisyMLP``) and :mod:`~noisyprop_lib.nn.diagnostics`
 (``layer_moments``, ``predicted_variances``).
 """
 from .diagnostics import LayerMoments, layer_moments, predicted_variances
-from .init import InitReport, InitRow, NotAChainError, critical_init_
+from .init import NotAChainError, critical_init_
+from .report import InitReport, InitRow
 from .layers import ActivationLayer, Dropout, NoiseLayer
 from .mlp import NoisyMLP
 from .walk import WalkedLayer, walk_model

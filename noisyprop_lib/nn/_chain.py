@@ -33,7 +33,7 @@ _SUPPORTED_GRAPH = (
     "with only reshaping (view, reshape, flatten, permute, ...) in between; skip connections (x + f(x)), "
     "concatenations, shared or unused modules, functional activations or noise (F.relu: use nn.ReLU; "
     "F.dropout: use nn.Dropout or pass default_noise=) and parameters used directly in forward are not "
-    "supported (residual networks: a later version); initialise such a model yourself"
+    "supported by this check (critical_init_ reads such models from their torch.fx graph when they can be traced)"
 )
 _SHAPE_METHODS = frozenset({"view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose", "t", "contiguous", "movedim", "float", "double", "to"})
 _SHAPE_FUNCTIONS = frozenset({torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.permute, torch.transpose, torch.t, torch.movedim})

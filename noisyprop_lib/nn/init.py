@@ -1,8 +1,8 @@
-r"""Noise-aware critical initialisation of torch models: :func:`critical_init_` and its report.
+r"""Noise-aware critical initialisation of torch models: :func:`critical_init_`.
 
-:func:`critical_init_` walks an existing torch model, finds every ``nn.Linear``
-and ``nn.Conv1d/2d/3d``, works out the noise and the activation that feed it
-and draws its weights from
+:func:`critical_init_` reads a model's data flow from its ``torch.fx`` graph,
+finds for every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` the noise and the
+activation between it and its source, and draws its weights from
 
 .. math:: W_{ij}\sim\mathcal N\!\left(0, \frac{\sigma_w^2}{N_\text{in}}\right),\qquad
           \sigma_w^2 = \frac{2}{\mu_2\,(1+\alpha^2)}\ \text{(rectifiers)},\qquad
@@ -10,15 +10,17 @@ and draws its weights from
 
 with zero biases, so that the noisy variance map
 :math:`q^{l} = \sigma_w^2\,\mu_2\,E[\phi(h^{l-1})^2]` is critical
-(Pretorius et al., 2018; :func:`noisyprop_lib.critical_sigma_w2`).
-
-The walk itself is :func:`~noisyprop_lib.nn.walk_model`; this module analyses
-each layer it returns and draws the weights.
+(Pretorius et al., 2018; :func:`noisyprop_lib.critical_sigma_w2`); residual
+branches are scaled so that the signal grows by a set factor over the whole
+depth, and what the theory does not cover is calibrated on data. The report
+types are in ``noisyprop_lib.nn.report``; the graph reading, the plan and
+the calibration in private modules of this subpackage.
 """
 from __future__ import annotations
 
+import math
 import warnings
-from typing import NamedTuple, Optional, Union
+from typing import Optional, Union
 
 import torch
 from torch import nn
@@ -26,71 +28,14 @@ from torch import nn
 from ..theory import ADDITIVE, LeakyReLU, NoNoise, Noise, critical_sigma_w2
 from ._chain import NotAChainError, _check_chain
 from ._common import _NONNEGATIVE_NOISE, _check_generator, _describe, _draw_, _Problem
+from ._calibrate import calibrate_
+from ._graph import direct_parameters, read_graph, trace
+from ._graph_plan import Plan, Step, plan_graph
 from .layers import NoiseLayer
+from .report import InitReport, InitRow
 from .walk import WalkedLayer, _default_noise, _walk
 
 __all__ = ["critical_init_", "NotAChainError", "InitReport", "InitRow"]
-
-class InitRow(NamedTuple):
-    """One initialised layer: its name in the model, type, fan-in, noise, activation and sigma_w2."""
-
-    name: str
-    layer_type: str
-    fan_in: int
-    noise: str
-    activation: str
-    sigma_w2: float
-
-
-_HEADERS = ("layer", "type", "fan_in", "noise", "activation", "sigma_w2")
-
-
-class InitReport(list):
-    """What :func:`critical_init_` did: a list of :class:`InitRow`, one per initialised layer.
-
-    ``skipped`` lists ``(layer name, reason)`` for the layers left untouched
-    (only with ``on_unknown="warn"``). ``str(report)`` is an aligned text table;
-    in a notebook the report renders as a markdown table.
-    """
-
-    def __init__(self, rows=(), skipped=()):
-        super().__init__(rows)
-        self.skipped: list[tuple[str, str]] = list(skipped)
-
-    @property
-    def sigma_w2(self) -> dict[str, float]:
-        """``{layer name: sigma_w2}``."""
-        return {r.name: r.sigma_w2 for r in self}
-
-    def _cells(self) -> list[tuple[str, ...]]:
-        return [(r.name, r.layer_type, str(r.fan_in), r.noise, r.activation, f"{r.sigma_w2:.6g}") for r in self]
-
-    def __str__(self) -> str:
-        rows = [_HEADERS] + self._cells()
-        widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADERS))]
-        right = {2, 5}
-
-        def line(r):
-            return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))).rstrip()
-
-        out = [line(rows[0]), "  ".join("-" * w for w in widths)] + [line(r) for r in rows[1:]]
-        for name, reason in self.skipped:
-            out.append(f"skipped {name}: {reason}")
-        return "\n".join(out)
-
-    def _repr_markdown_(self) -> str:
-        def esc(s):
-            return s.replace("|", "\\|")
-
-        out = ["| " + " | ".join(_HEADERS) + " |", "|" + "|".join(["---", "---", "---:", "---", "---", "---:"]) + "|"]
-        out += ["| " + " | ".join(f"`{esc(c)}`" if i in (0, 3) else esc(c) for i, c in enumerate(r)) + " |" for r in self._cells()]
-        for name, reason in self.skipped:
-            out.append(f"\n*skipped* `{name}`: {esc(reason)}")
-        return "\n".join(out)
-
-    def __repr__(self) -> str:
-        return f"InitReport({len(self)} layers, {len(self.skipped)} skipped)"
-
 
 def _analyse(layer: WalkedLayer):
     """sigma_w2 and the row labels (noise, activation) for one walked weight layer, or a _Problem."""
@@ -151,88 +96,109 @@ def critical_init_(
     generator: Optional[torch.Generator] = None,
     default_noise: Optional[Union[Noise, nn.Module]] = None,
     example_input: Optional[torch.Tensor] = None,
+    calibration_data: Optional[torch.Tensor] = None,
+    residual_growth: float = 2.0,
 ) -> InitReport:
     r"""Noise-aware critical initialisation of a torch model, in place.
 
-    Walks ``model.modules()`` (registration order, which is the forward order
-    of ``nn.Sequential`` and of modules that register their children in the
-    order they use them) and, for every ``nn.Linear`` and ``nn.Conv1d/2d/3d``,
-    finds the noise and the activation between it and the previous weight
-    layer, then sets
+    The model's data flow is read from its ``torch.fx`` graph (traced through
+    containers and user modules down to modules without children; torch's own
+    modules, such as attention, are kept whole), so skip connections, module
+    subclasses and functional calls (``F.relu``, ``F.dropout``, ``x + f(x)``) are
+    seen. Every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` is set by one of three rules,
+    and the returned :class:`InitReport` says which and why, layer by layer.
+
+    **Analytic.** When the path from the layer back to its *source* (the
+    pre-activation it is a function of: another weight layer, a residual sum, a
+    normalisation layer or the input) holds at most one activation and one noise
+    the theory covers, the layer gets
 
     .. math:: W\sim\mathcal N\!\left(0,\frac{\sigma_w^2}{N_\text{in}}\right),\quad b = 0,\qquad
               \sigma_w^2 = \frac{2}{\mu_2(1+\alpha^2)}\ \text{(ReLU, leaky ReLU, PReLU)},\quad
               \sigma_w^2 = \frac{1}{\mu_2\,\phi'(0)^2}\ \text{(tanh, GELU, SiLU)},
 
-    from :func:`~noisyprop_lib.critical_sigma_w2` (Pretorius et
-    al., 2018), where :math:`N_\text{in}` is ``in_features`` or
-    ``in_channels / groups * prod(kernel_size)``. The **first** weight layer
-    has no activation before it: it gets :math:`\sigma_w^2 = 1/\mu_2` (1
-    without noise), which preserves the input's second moment,
-    :math:`E[h^2] = \sigma_w^2\mu_2 E[x^2] = E[x^2]`.
+    from :func:`~noisyprop_lib.critical_sigma_w2` (Pretorius et al., 2018), where
+    :math:`N_\text{in}` is ``in_features`` or ``in_channels / groups *
+    prod(kernel_size)``; with no activation on the path (the first layer, or a
+    linear map) it gets :math:`\sigma_w^2 = 1/\mu_2`, which preserves the second
+    moment. Noise is read from ``nn.Dropout``/``Dropout1d/2d/3d`` and functional
+    dropout (torch's *drop* probability ``p`` becomes ``keep_prob = 1 - p``),
+    :class:`NoiseLayer` and :class:`Dropout`; activations from ``nn.ReLU``,
+    ``nn.LeakyReLU``, ``nn.PReLU`` (one slope), ``nn.Tanh``, ``nn.GELU``,
+    ``nn.SiLU``, :class:`ActivationLayer` and the functions ``F.relu``,
+    ``torch.tanh``, ``F.gelu``, ``F.silu``, ``F.leaky_relu``. The train/eval mode
+    does not matter: the initialisation is for training, with the noise on.
 
-    Noise is read from ``nn.Dropout``/``Dropout1d/2d/3d`` (torch's *drop*
-    probability ``p`` becomes ``keep_prob = 1 - p``), :class:`NoiseLayer` and
-    :class:`Dropout`; activations from ``nn.ReLU``, ``nn.LeakyReLU``
-    (``negative_slope``), ``nn.PReLU`` (its current single slope), ``nn.Tanh``,
-    ``nn.GELU``, ``nn.SiLU`` and :class:`ActivationLayer`. The model's
-    train/eval mode does not matter: the initialisation is for training,
-    with the noise on. ``nn.Identity``, ``nn.Flatten`` and ``nn.Unflatten``
-    are ignored.
+    **Residual connections.** A sum ``skip + branch`` of two signals, where the
+    branch has weight or normalisation layers of its own, is a residual
+    connection. Its branch's last weight or normalisation layer is scaled so
+    that the sum's second moment is :math:`g^{1/L}` times the skip's, where
+    :math:`g` is ``residual_growth`` and :math:`L` the number of residual
+    connections on the longest path through the model: the signal grows by at
+    most :math:`g` over the whole depth, instead of doubling at every block as it
+    would with every layer critical (the :math:`1/L` branch scaling of the
+    residual-network literature, with the noise's :math:`\mu_2` in the critical
+    weight variance of the branch).
 
-    A layer that cannot be analysed — an unknown module between weight layers
-    (another activation, normalisation, pooling, ...), ``AlphaDropout``, two
-    noise or two activation modules in a row, no activation module between two
-    weight layers, noise before a non-rectifier, additive noise with a
-    rectifier (no critical point) — raises ``ValueError`` naming the layer and
-    the reason (``on_unknown="raise"``), or triggers a ``UserWarning`` and is
-    left untouched (``on_unknown="warn"``). Nothing is skipped silently. Weights are
-    drawn only after the whole model has been analysed, so a refusal leaves the
-    model unchanged.
+    **Calibrated.** Whatever the theory does not cover (a layer fed through
+    pooling, concatenation, an unknown module or function, an activation
+    without a variance map, and every normalisation layer with an affine weight)
+    is calibrated on ``calibration_data``, a batch of inputs: in forward order,
+    with the model in training mode so that dropout is active, each such layer
+    is drawn at unit scale and rescaled so that its output's second moment is
+    that of its source (or, at the end of a residual branch, the target above).
+    Running statistics, modes and the global random state are restored. Without
+    ``calibration_data`` such a layer raises ``ValueError`` naming it and saying
+    why (``on_unknown="raise"``) or is left unchanged with a ``UserWarning``
+    (``on_unknown="warn"``).
 
-    The walk is only valid if the forward pass *is* that chain, so the model's
-    graph is first read with ``torch.fx`` symbolic tracing (through every
-    container, down to the modules without children): each step must take the
-    previous step's output and nothing else, the modules must be called once
-    each in their registration order, and the only function calls allowed
-    between them are reshapes (``view``, ``reshape``, ``flatten``, ...) and, when
-    ``default_noise`` is given, functional dropout. Skip connections
-    (``x + f(x)``), concatenations, shared or unused modules, functional
-    activations (``F.relu``) and parameters used directly in ``forward`` raise
-    :class:`NotAChainError` (a ``ValueError``) naming the module where the graph
-    departs from a chain, whatever ``on_unknown`` says. A model that ``torch.fx``
-    cannot trace (data-dependent control flow) is checked on one forward pass of
-    ``example_input`` instead, in eval mode and without gradients, by checking
-    with hooks that every module receives the previous module's output (or a
-    view of it) unmodified; without ``example_input`` it is refused.
+    **Unchanged.** Parameters of modules the theory does not cover (kept whole
+    or unknown leaf modules) and of modules never called are left as they are
+    and listed in ``report.skipped``. What cannot be handled at all raises
+    ``ValueError`` (or warns): a weight layer called more than once (shared
+    weights), a lazy module, additive noise before a rectifier (no critical
+    point), a calibration that measures a zero or infinite second moment.
+    Weights are drawn only after the whole model has been analysed, so a
+    refusal leaves the model unchanged.
+
+    A model that ``torch.fx`` cannot trace (data-dependent control flow) is
+    accepted only if it is a plain chain of its modules, checked on one forward
+    pass of ``example_input`` (see :class:`NotAChainError`); it is then
+    initialised analytically in registration order, without calibration.
 
     Parameters
     ----------
     model : torch.nn.Module
     on_unknown : {"raise", "warn"}
     generator : torch.Generator, optional
-        Source of randomness for reproducible weights (CPU generator: weights
-        are drawn on CPU and copied to the parameters' device).
+        Source of randomness for reproducible weights and calibration (CPU
+        generator: weights are drawn on CPU and copied to the parameters' device).
     default_noise : Noise or torch dropout module, optional
-        Noise assumed between weight layers that contain no noise module
-        (e.g. when the noise is applied functionally, with ``F.dropout``); not
-        used for the first weight layer.
+        Noise assumed before weight layers whose path from their source holds no
+        noise (not for layers fed by the input).
     example_input : torch.Tensor, optional
-        One batch of inputs, used only when ``torch.fx`` cannot trace the model:
-        the chain check then runs on one forward pass (see above).
+        One batch of inputs, used only when ``torch.fx`` cannot trace the model.
+    calibration_data : torch.Tensor or tuple of torch.Tensor, optional
+        A batch of inputs (on the model's device; a tuple if ``forward`` takes
+        several) for the calibrated layers; with
+        it the report also holds the measured second moments of every layer.
+    residual_growth : float
+        :math:`g\ge 1`, the factor by which the signal's second moment may grow
+        over all residual connections together (1: the branches start at zero).
 
     Returns
     -------
     InitReport
         One row per initialised layer (name, type, fan-in, noise, activation,
-        sigma_w2); ``report.skipped`` lists layers left untouched.
+        sigma_w2 or gain, rule, why); ``report.skipped`` lists what was left
+        unchanged, ``report.notes`` the residual connections and what was not
+        analysed, ``report.second_moments`` what calibration measured.
 
     Notes
     -----
-    The hook-based check cannot see an in-place operation on a tensor that is
-    not a module's output (it compares version counters of module outputs
-    only), nor arithmetic that returns a view. Zero padding of convolutions
-    lowers the effective fan-in at the borders; this is ignored.
+    Zero padding of convolutions lowers the effective fan-in at the borders and
+    max pooling raises the second moment; the first is ignored by the analytic
+    rule, the second is what calibration is for.
     """
     if not isinstance(model, nn.Module):
         raise ValueError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -242,10 +208,84 @@ def critical_init_(
     default_nz = _default_noise(default_noise)
     if example_input is not None and not isinstance(example_input, torch.Tensor):
         raise ValueError(f"example_input must be a torch.Tensor or None, got {type(example_input).__name__}")
-    _check_chain(model, example_input, allow_functional_dropout=default_nz is not None)
-    # weights are drawn only after the whole model has been analysed, so that a refusal in
-    # strict mode leaves the model exactly as it was (no half-initialised models)
-    report, pending = _plan(_walk(model, default_nz), on_unknown)
-    for module, sw2 in pending:
-        _draw_(module, sw2, generator)
-    return report
+    _check_calibration_data(calibration_data)
+    growth = _check_growth(residual_growth)
+    gm = None
+    if next(iter(model.children()), None) is not None:
+        try:
+            gm = trace(model)
+        except Exception:  # data-dependent control flow, untraceable calls, ...
+            gm = None
+    if gm is None:
+        # a single module, or a model torch.fx cannot trace: the chain walk, checked with hooks
+        _check_chain(model, example_input, allow_functional_dropout=default_nz is not None)
+        report, pending = _plan(_walk(model, default_nz), on_unknown)
+        for module, sw2 in pending:
+            _draw_(module, sw2, generator)
+        return report
+    nodes = read_graph(gm)
+    plan = plan_graph(nodes, model, default_nz, growth, _analyse, direct_parameters(gm))
+    steps = _settle(plan, on_unknown, calibration_data is not None)
+    for st in steps:
+        if st.rule == "analytic":
+            _draw_(st.node.module, st.sigma_w2, generator)
+    moments = {}
+    if calibration_data is not None:
+        levels = [g for g in nodes if g.kind in ("weight", "norm", "add")]
+        measured = calibrate_(gm, model, [st for st in steps if st.rule == "calibrated"], calibration_data, generator, levels)
+        moments = {g.name: m for g, m in measured.items()}
+    return InitReport([_row(st) for st in steps], plan.skipped, plan.notes, moments)
+
+
+def _check_calibration_data(data) -> None:
+    if data is None:
+        return
+    batch = data if isinstance(data, (tuple, list)) else (data,)
+    for t in batch:
+        if not isinstance(t, torch.Tensor):
+            raise ValueError("calibration_data must be a torch.Tensor (a batch of inputs), a tuple of them (one per input "
+                             f"of forward) or None, got {type(t).__name__}")
+        if t.numel() == 0 or not t.is_floating_point() or not bool(torch.isfinite(t).all()):
+            raise ValueError("calibration_data must be a non-empty floating-point tensor of finite values, "
+                             f"got dtype {t.dtype} and shape {tuple(t.shape)}")
+
+
+def _check_growth(growth) -> float:
+    try:
+        g = float(growth)
+    except (TypeError, ValueError):
+        raise ValueError(f"residual_growth must be a number >= 1, got {growth!r}") from None
+    if not math.isfinite(g) or g < 1.0:
+        raise ValueError(f"residual_growth must be a finite number >= 1, got {growth!r}")
+    return g
+
+
+def _settle(plan: Plan, on_unknown: str, have_data: bool) -> list[Step]:
+    """The steps to carry out: refuses (raise) or drops with a warning (warn) what cannot be done."""
+    failures = [(name, reason) for name, reason, _ in plan.problems]
+    if not have_data:
+        failures += [(st.node.node.target, f"{st.reason}; the theory does not cover it, so it needs the noise-aware "
+                                           "calibration: pass calibration_data= (a batch of inputs)")
+                     for st in plan.steps if st.rule == "calibrated"]
+    failures.sort(key=lambda f: _order(plan, f[0]))
+    for name, reason in failures:
+        msg = f"critical_init_: cannot initialise layer {name!r}: {reason}"
+        if on_unknown == "raise":
+            raise ValueError(msg)
+        # stacklevel: warn <- _settle <- critical_init_ <- the caller
+        warnings.warn(msg + "; the layer is left untouched", UserWarning, stacklevel=3)
+        plan.skipped.append((name, reason))
+    dropped = {name for name, _ in failures}
+    return [st for st in plan.steps if st.node.node.target not in dropped]
+
+
+def _order(plan: Plan, name: str) -> int:
+    return next((st.node.index for st in plan.steps if st.node.node.target == name), -1)
+
+
+def _row(st: Step) -> InitRow:
+    m = st.node.module
+    fan_in = int(math.prod(m.weight.shape[1:])) if st.node.kind == "weight" else None
+    act = st.activation or ("" if st.node.kind == "norm" else "linear")
+    return InitRow(st.node.node.target, type(m).__name__, fan_in, st.noise if st.node.kind == "weight" else "",
+                   act, st.sigma_w2 if st.node.kind == "weight" else None, st.rule, st.why, st.gain)
