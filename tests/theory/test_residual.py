@@ -124,6 +124,16 @@ def test_branch_scale_gives_exactly_the_growth(activation, branch_depth, noise):
         assert q[-1] / q[0] == pytest.approx(growth, rel=1e-10)
 
 
+def test_branch_scale_numeric_path_with_additive_noise_and_q0():
+    nz = npl.AdditiveGaussianNoise(0.5)
+    for q0 in (0.5, 4.0):
+        a2 = npl.residual_branch_scale(20, nz, sigma_w2=2.0, growth=3.0, q0=q0)
+        q, _ = npl.iterate_residual_maps(q0, 0.5, 20, 2.0, noise=nz, alpha=math.sqrt(a2))
+        assert q[-1] / q0 == pytest.approx(3.0, rel=1e-10)
+    # the additive offset makes a small input grow faster: less branch is needed
+    assert npl.residual_branch_scale(20, nz, sigma_w2=2.0, q0=0.5) < npl.residual_branch_scale(20, nz, sigma_w2=2.0, q0=4.0)
+
+
 def test_branch_scale_closed_form_and_one_over_l():
     nz = npl.Dropout(0.8)
     assert npl.residual_branch_scale(50, nz) == pytest.approx(2 ** (1 / 50) - 1, **EXACT)
