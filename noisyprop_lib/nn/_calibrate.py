@@ -87,20 +87,7 @@ def calibrate_(gm: fx.GraphModule, model: nn.Module, steps: list, data: torch.Te
             # the branch is calibrated before the branch's end, whose target is the shortcut's output
             order = sorted(steps, key=lambda st: (max(st.node.index, st.ref.index), st.node.index < st.ref.index))
             for step in order:
-                last = step.node if step.node.index >= step.ref.index else step.ref
-                got = runner.run_until(last.node, {step.node.node, step.ref.node})
-                have, ref = got[step.node.node], got[step.ref.node]
-                target = step.ratio * ref
-                if not (math.isfinite(have) and math.isfinite(ref)) or have <= 0.0:
-                    raise ValueError(f"critical_init_: cannot calibrate layer {step.node.node.target!r}: the second moment of its "
-                                     f"output measured on calibration_data is {have:g} (its reference {step.ref.label}: {ref:g}); "
-                                     "check calibration_data (finite, not all zero) and the layers before it")
-                scale = math.sqrt(target / have)
-                step.node.module.weight.mul_(scale)
-                if step.node.kind == "norm":
-                    step.gain = scale
-                else:
-                    step.sigma_w2 = scale * scale
+                _calibrate_step(runner, step)
             final = runner.run_until(None, {g.node for g in level_nodes})
     finally:
         for buf, value in saved:
@@ -108,3 +95,32 @@ def calibrate_(gm: fx.GraphModule, model: nn.Module, steps: list, data: torch.Te
         for m, mode in modes.items():
             m.train(mode)
     return {g: final[g.node] for g in level_nodes if g.node in final}
+
+
+def _calibrate_step(runner: _Runner, step) -> None:
+    """Rescale one layer so that its output (or, at the end of a residual branch, the sum) meets its target."""
+    end = getattr(step, "end", None)
+    watch = [step.node, step.ref] + ([end.add, end.branch] if end is not None else [])
+    last = max(watch, key=lambda g: g.index)
+    got = runner.run_until(last.node, {g.node for g in watch})
+    have, ref = got[step.node.node], got[step.ref.node]
+    if not (math.isfinite(have) and math.isfinite(ref)) or have <= 0.0:
+        raise ValueError(f"critical_init_: cannot calibrate layer {step.node.node.target!r}: the second moment of its "
+                         f"output measured on calibration_data is {have:g} (its reference {step.ref.label}: {ref:g}); "
+                         "check calibration_data (finite, not all zero) and the layers before it")
+    if end is None:
+        scale = math.sqrt(step.ratio * ref / have)
+    else:
+        # the branch is positively homogeneous in this layer's scale s, so the sum's second moment is
+        # A + 2 B s + C s^2 (A: skip, C: branch, B: their cross moment); solve it for (1 + ratio') A, where
+        # ratio' A is the branch's share of the target (ratio times the factor after this layer)
+        a, c, total = got[end.skip.node], got[end.branch.node], got[end.add.node]
+        b = 0.5 * (total - a - c)
+        extra = end.share * a  # the sum's target is A + extra
+        root = math.sqrt(max(b * b + c * extra, 0.0))
+        scale = extra / (b + root) if b + root > 0 else 0.0  # the non-negative root of C s^2 + 2 B s = extra
+    step.node.module.weight.mul_(scale)
+    if step.node.kind == "norm":
+        step.gain = scale
+    else:
+        step.sigma_w2 = scale * scale

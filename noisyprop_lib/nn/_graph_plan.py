@@ -37,6 +37,7 @@ class Step:
     activation: str = ""
     why: str = ""
     reason: str = ""  # calibrated: what the theory does not cover
+    end: Optional["_End"] = None  # the residual branch this layer ends, if any
     gain: Optional[float] = None  # calibrated normalisation: the weight (gamma) set
 
 
@@ -46,6 +47,19 @@ class Plan:
     problems: list = field(default_factory=list)  # (layer name, reason, fatal)
     skipped: list = field(default_factory=list)  # (layer name, reason): left unchanged by design
     notes: list = field(default_factory=list)
+
+
+@dataclass
+class _End:
+    """The last scaled layer of a residual branch: the skip, the ratio of its target, the sum, the branch operand."""
+
+    skip: GNode
+    ratio: float
+    why: str
+    add: GNode
+    branch: GNode
+    needs_data: bool
+    share: float  # the branch's target second moment over the skip's, g ** (1 / L) - 1
 
 
 @dataclass
@@ -95,10 +109,11 @@ def _feed(g: GNode) -> _Feed:
             setattr(f, attr, None)
     if f.problem is None and cur.kind not in _LEVEL:
         f.problem = _fed_by(cur)
-    elif f.problem is None and cur.kind == "add" and not cur.centred:
-        f.problem = (f"it is fed by the residual sum {cur.node.name!r}, one of whose operands is not a zero-mean "
-                     "pre-activation (a post-activation or pooled signal), which the mean-field theory of the critical "
-                     "initialisation does not cover")
+    elif f.problem is None and cur.kind == "add" and not cur.centred and f.act is not None:
+        # a linear map needs only the second moment of its input; an activation needs a zero-mean Gaussian one
+        f.problem = (f"it is fed through {f.act!r} by the residual sum {cur.node.name!r}, one of whose operands is not a "
+                     "zero-mean pre-activation (a post-activation or pooled signal), which the mean-field theory of the "
+                     "critical initialisation does not cover")
     return f
 
 
@@ -145,20 +160,23 @@ def _norm_anchor(g: GNode) -> GNode:
 
 def _branch_end(branch: GNode):
     """(last weight or normalisation layer of a branch, factor on the second moment after it) or a reason."""
-    factor, cur = 1.0, branch
+    factor, cur, through_activation = 1.0, branch, False
     while True:
         if sum(1 for _ in cur.node.users) != 1:
             return f"{cur.label} is also used outside the branch"
         if cur.kind in ("weight", "norm"):
             if cur.kind == "norm" and getattr(cur.module, "weight", None) is None:
                 return f"its last layer {cur.label} has no affine weight to scale"
-            return cur, factor
+            return cur, factor, through_activation
         if cur.kind == "noise" and isinstance(cur.noise, Noise) and cur.noise.kind != ADDITIVE:
             factor *= float(cur.noise.mu2)
         elif cur.kind == "scale":
             factor *= cur.factor
         elif cur.kind == "activation" and isinstance(cur.activation, LeakyReLU):
-            pass  # positively homogeneous: scaling its input scales its output
+            # positively homogeneous, so scaling its input scales its output; on a zero-mean Gaussian
+            # pre-activation it multiplies the second moment by (1 + alpha^2) / 2
+            factor *= (1.0 + float(cur.activation.alpha) ** 2) / 2.0
+            through_activation = True
         elif cur.kind != "shape":
             return f"it ends in {cur.label}, which cannot be scaled"
         if len(cur.inputs) != 1:
@@ -186,7 +204,7 @@ def residual_ends(nodes: list[GNode], growth: float, plan: Plan) -> dict:
         if isinstance(end, str):
             plan.notes.append(f"residual connection {g.label}: its branch is not scaled ({end}); the signal's second moment may grow over depth")
             continue
-        e, factor = end
+        e, factor, through_activation = end
         ratio = (per_block - 1.0) / factor
         why = (f"end of the residual branch summed at {g.node.name!r} (skip: {skip.name!r}): its output's second moment is "
                f"{per_block - 1.0:.6g} x the skip's, so that the sum is {per_block:.6g} x the skip's")
@@ -194,7 +212,10 @@ def residual_ends(nodes: list[GNode], growth: float, plan: Plan) -> dict:
             why += f" (the noise or scaling after it multiplies the second moment by {factor:.6g})"
         if ambiguous:
             why += "; both operands have as many layers of their own, the first is taken as the skip"
-        ends[e.index] = (skip, ratio, why)
+        # a branch that ends in an activation is not zero-mean; with a skip that is not either, the sum's
+        # second moment has a cross term 2 E[skip branch] the theory does not give: measure it instead
+        needs_data = through_activation and not _centred(skip)
+        ends[e.index] = _End(skip, ratio, why, g, branch, needs_data, per_block - 1.0)
     if ends:
         plan.notes.append(f"{len(ends)} residual connection(s), {L} on the longest path: each branch's last layer is scaled "
                           f"so that the signal's second moment grows by {per_block:.6g} per connection, "
@@ -226,7 +247,8 @@ def plan_graph(nodes: list[GNode], model: nn.Module, default_noise, growth: floa
             plan.problems.append((name, f"it is called {calls[id(g.module)]} times in forward (shared weights): one "
                                         "initialisation cannot suit every place it is used", True))
             continue
-        skip, ratio, end_why = ends.get(g.index, (None, 1.0, ""))
+        end = ends.get(g.index)
+        skip, ratio, end_why = (end.skip, end.ratio, end.why) if end else (None, 1.0, "")
         if g.kind == "norm":
             if getattr(g.module, "weight", None) is None:
                 plan.notes.append(f"{g.label} has no affine parameters: nothing to set (it normalises its input)")
@@ -235,12 +257,16 @@ def plan_graph(nodes: list[GNode], model: nn.Module, default_noise, growth: floa
                       "analytically: it is not covered by the mean-field theory of the critical initialisation (it rescales "
                       "the signal by statistics of the signal itself, so its output scale is set by its weight, gamma)")
             why = "normalisation layer: its weight (gamma) calibrated on data"
-            plan.steps.append(Step(g, "calibrated", ref=skip or _norm_anchor(g), ratio=ratio, reason=reason,
+            plan.steps.append(Step(g, "calibrated", ref=skip or _norm_anchor(g), ratio=ratio, reason=reason, end=end,
                                    why=f"{why}; {end_why}" if end_why else why))
             continue
         f = _feed(g)
         w = _walked(g, f, default_noise)
         res = analyse(w) if f.problem is None else _Problem(f.problem)
+        if not isinstance(res, _Problem) and end is not None and end.needs_data:
+            res = _Problem(f"it ends the residual branch summed at {end.add.node.name!r} through an activation, so the branch "
+                           "is not zero-mean, nor is the skip: the sum's second moment has a cross term that the mean-field "
+                           "theory of the critical initialisation does not give")
         if isinstance(res, _Problem):
             fatal = w.problem is not None or "no critical" in res.reason
             if fatal:
@@ -250,7 +276,7 @@ def plan_graph(nodes: list[GNode], model: nn.Module, default_noise, growth: floa
             noise, act = _labels(w)
             act = act or "-"
             plan.steps.append(Step(g, "calibrated", ref=skip or anchor(g), ratio=ratio, noise=noise, activation=act,
-                                   reason=res.reason, why=f"{why}; {end_why}" if end_why else why))
+                                   reason=res.reason, end=end, why=f"{why}; {end_why}" if end_why else why))
             continue
         sw2, noise, act = res
         if w.activation is None and f.source.kind != "input":
