@@ -36,7 +36,7 @@ _LAZY: dict[str, str] = {
                      "correlated_inputs", "resolve_device", "make_generator"], "noisyprop_lib.simulation"),
     # PyTorch integration (noisyprop_lib.nn.Dropout, the torch module, stays in nn: npl.Dropout is the noise law)
     **dict.fromkeys(["critical_init_", "InitReport", "InitRow", "NotAChainError", "NoiseLayer",
-                     "ActivationLayer", "NoisyMLP", "layer_moments", "predicted_variances"], "noisyprop_lib.nn"),
+                     "ActivationLayer", "NoisyMLP", "NoisyResidualMLP", "layer_moments", "predicted_variances"], "noisyprop_lib.nn"),
     # real data
     **dict.fromkeys(["load_mnist", "load_cifar10", "load_dataset", "train_validation_split"], "noisyprop_lib.data"),
     # experiments

@@ -20,7 +20,8 @@ Command line::
     python -m noisyprop_lib.experiments trainability --scale full --device cuda --out book/results/trainability_full.npz
 
 Modules: ``results`` (presets, provenance, result files, stored runs), ``variance_depth`` (Figure 6a),
-``trainability`` (Figure 6b,c), ``ensemble`` (padded ensembles of MLPs) and ``cli`` (the command line).
+``trainability`` (Figure 6b,c), ``ensemble`` (padded ensembles of MLPs), ``classifier`` (short training runs
+of any classifier, :func:`train_classifier`) and ``cli`` (the command line).
 """
 from .cli import main
 from .ensemble import init_padded_ensemble, padded_forward, train_padded_ensemble
@@ -34,9 +35,11 @@ from .results import (
     provenance,
     save_results,
 )
+from .classifier import train_classifier
 from .trainability import train_ensemble, trainability_boundary, trainability_grid, trained_mask
 from .variance_depth import overflow_agreement, variance_depth
 
 __all__ = ["VARIANCE_DEPTH_SCALES", "TRAINABILITY_SCALES", "variance_depth", "overflow_agreement", "trainability_grid",
            "trained_mask", "trainability_boundary", "train_ensemble", "save_results", "load_results",
-           "load_stored_results", "provenance", "git_commit", "main", "init_padded_ensemble", "padded_forward", "train_padded_ensemble"]
+           "load_stored_results", "provenance", "git_commit", "main", "init_padded_ensemble", "padded_forward", "train_padded_ensemble",
+           "train_classifier"]

@@ -6,7 +6,7 @@ Modules: :mod:`~noisyprop_lib.nn.layers` (``NoiseLayer``, ``Dropout``, ``Activat
 :mod:`~noisyprop_lib.nn.walk` (``walk_model``), :mod:`~noisyprop_lib.nn.init` (``critical_init_``,
 which reads the model's ``torch.fx`` graph: skip connections, functional calls, calibration on data),
 ``noisyprop_lib.nn.report`` (``InitReport``, ``InitRow``),
-:mod:`~noisyprop_lib.nn.mlp` (``NoisyMLP``) and :mod:`~noisyprop_lib.nn.diagnostics`
+:mod:`~noisyprop_lib.nn.mlp` (``NoisyMLP``), :mod:`~noisyprop_lib.nn.residual_mlp` (``NoisyResidualMLP``) and :mod:`~noisyprop_lib.nn.diagnostics`
 (``layer_moments``, ``predicted_variances``).
 """
 from .diagnostics import LayerMoments, layer_moments, predicted_variances
@@ -14,8 +14,9 @@ from .init import NotAChainError, critical_init_
 from .report import InitReport, InitRow
 from .layers import ActivationLayer, Dropout, NoiseLayer
 from .mlp import NoisyMLP
+from .residual_mlp import NoisyResidualMLP, ResidualBlock
 from .walk import WalkedLayer, walk_model
 
 __all__ = ["critical_init_", "NotAChainError", "InitReport", "InitRow", "NoiseLayer", "Dropout",
-           "ActivationLayer", "NoisyMLP", "walk_model", "WalkedLayer", "layer_moments", "LayerMoments",
+           "ActivationLayer", "NoisyMLP", "NoisyResidualMLP", "ResidualBlock", "walk_model", "WalkedLayer", "layer_moments", "LayerMoments",
            "predicted_variances"]
