@@ -215,6 +215,9 @@ def residual_ends(nodes: list[GNode], growth: float, plan: Plan) -> dict:
         # a branch that ends in an activation is not zero-mean; with a skip that is not either, the sum's
         # second moment has a cross term 2 E[skip branch] the theory does not give: measure it instead
         needs_data = through_activation and not _centred(skip)
+        if needs_data:
+            why = (f"end of the residual branch summed at {g.node.name!r} (skip: {skip.name!r}): scaled so that the measured "
+                   f"sum's second moment, cross term included, is {per_block:.6g} x the skip's")
         ends[e.index] = _End(skip, ratio, why, g, branch, needs_data, per_block - 1.0)
     if ends:
         plan.notes.append(f"{len(ends)} residual connection(s), {L} on the longest path: each branch's last layer is scaled "
