@@ -24,18 +24,17 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from ..theory import GELU, Noise, ReLU, SiLU, Tanh
+from . import _chain
 from ._common import _ALPHA_DROPOUT, _TORCH_DROPOUT, _TRANSPARENT, _WEIGHT_LAYERS, _describe, _Problem
 from .layers import ActivationLayer, NoiseLayer
 from .walk import _torch_activation
 
 _NORMS = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
 _CONTAINERS = (nn.Sequential, nn.ModuleList, nn.ModuleDict)
-_SHAPE_METHODS = frozenset({"view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
-                            "t", "contiguous", "movedim", "float", "double", "to", "clone", "detach"})
-_SHAPE_FUNCTIONS = frozenset({torch.flatten, torch.reshape, torch.squeeze, torch.unsqueeze, torch.permute,
-                              torch.transpose, torch.t, torch.movedim})
-_META_METHODS = frozenset({"size", "dim", "ndimension", "numel"})
-_META_ATTRS = frozenset({"shape", "dtype", "device", "ndim", "is_cuda"})
+_SHAPE_METHODS = _chain._SHAPE_METHODS | {"clone", "detach"}
+_SHAPE_FUNCTIONS = _chain._SHAPE_FUNCTIONS
+_META_METHODS = _chain._META_METHODS
+_META_ATTRS = _chain._META_ATTRS
 _DROPOUT_FUNCTIONS = frozenset({F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, torch.dropout})
 _ACTIVATION_FUNCTIONS = {F.relu: ReLU, torch.relu: ReLU, torch.relu_: ReLU, F.relu_: ReLU, torch.tanh: Tanh,
                          F.tanh: Tanh, F.gelu: GELU, F.silu: SiLU}
@@ -81,15 +80,7 @@ def trace(model: nn.Module) -> fx.GraphModule:
 
 
 def _fn_name(target) -> str:
-    if isinstance(target, str):
-        return f".{target}()"
-    mod = getattr(target, "__module__", None) or ""
-    name = getattr(target, "__name__", repr(target))
-    if mod in ("_operator", "operator"):
-        return f"operator.{name}"
-    if mod.startswith("torch.nn.functional"):
-        return f"F.{name}"
-    return f"torch.{name}" if mod.startswith("torch") else (f"{mod}.{name}" if mod else name)
+    return f".{target}()" if isinstance(target, str) else _chain._fn_name(target)
 
 
 def _number(a) -> Optional[float]:

@@ -22,6 +22,17 @@ __all__ = ["NoisyMLP"]
 _TORCH_ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU, "swish": nn.SiLU}
 
 
+def _check_mlp_args(sizes: dict, init: str, bias, generator) -> list[int]:
+    """The checks shared by the MLP constructors: positive sizes (returned in order), init, bias, generator."""
+    out = [check_positive_int(name, value) for name, value in sizes.items()]
+    if init not in ("critical", "he", "torch"):
+        raise ValueError(f"init must be 'critical', 'he' or 'torch', got {init!r}")
+    if not isinstance(bias, bool):
+        raise ValueError(f"bias must be a bool, got {bias!r}")
+    _check_generator(generator)
+    return out
+
+
 def _activation_module(activation) -> nn.Module:
     if isinstance(activation, str) and activation.lower() in _TORCH_ACTIVATIONS:
         return _TORCH_ACTIVATIONS[activation.lower()]()
@@ -78,15 +89,8 @@ class NoisyMLP(nn.Sequential):
         bias: bool = True,
         generator: Optional[torch.Generator] = None,
     ):
-        in_features = check_positive_int("in_features", in_features)
-        width = check_positive_int("width", width)
-        depth = check_positive_int("depth", depth)
-        out_features = check_positive_int("out_features", out_features)
-        if init not in ("critical", "he", "torch"):
-            raise ValueError(f"init must be 'critical', 'he' or 'torch', got {init!r}")
-        if not isinstance(bias, bool):
-            raise ValueError(f"bias must be a bool, got {bias!r}")
-        _check_generator(generator)
+        in_features, width, depth, out_features = _check_mlp_args(
+            dict(in_features=in_features, width=width, depth=depth, out_features=out_features), init, bias, generator)
         nz = as_noise(noise)
         layers: list[nn.Module] = []
         for i in range(depth):

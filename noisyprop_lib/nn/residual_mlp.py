@@ -16,12 +16,11 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
-from .._validation import check_positive_int
 from ..theory import NoNoise, Noise, as_noise
-from ._common import _check_generator, _draw_
+from ._common import _draw_
 from .init import critical_init_
 from .layers import NoiseLayer
-from .mlp import _activation_module
+from .mlp import _activation_module, _check_mlp_args
 from .report import InitReport
 
 __all__ = ["NoisyResidualMLP", "ResidualBlock"]
@@ -83,16 +82,9 @@ class NoisyResidualMLP(nn.Module):
                  init: str = "critical", residual_growth: float = 2.0, bias: bool = True,
                  generator: Optional[torch.Generator] = None):
         super().__init__()
-        in_features = check_positive_int("in_features", in_features)
-        width = check_positive_int("width", width)
-        blocks = check_positive_int("blocks", blocks)
-        out_features = check_positive_int("out_features", out_features)
-        branch_depth = check_positive_int("branch_depth", branch_depth)
-        if init not in ("critical", "he", "torch"):
-            raise ValueError(f"init must be 'critical', 'he' or 'torch', got {init!r}")
-        if not isinstance(bias, bool):
-            raise ValueError(f"bias must be a bool, got {bias!r}")
-        _check_generator(generator)
+        in_features, width, blocks, out_features, branch_depth = _check_mlp_args(
+            dict(in_features=in_features, width=width, blocks=blocks, out_features=out_features,
+                 branch_depth=branch_depth), init, bias, generator)
         nz = as_noise(noise)
         self.noise = nz
         self.inp = nn.Linear(in_features, width, bias=bias)
