@@ -43,8 +43,8 @@ def _fan_in(layer: nn.Module) -> int:
     return int(math.prod(layer.weight.shape[1:]))
 
 
-def _draw_(layer: nn.Module, sigma_w2: float, generator: Optional[torch.Generator]) -> None:
-    """Set ``layer.weight ~ N(0, sigma_w2 / fan_in)`` and ``layer.bias = 0``, in place."""
+def _draw_(layer: nn.Module, sigma_w2: float, generator: Optional[torch.Generator], sigma_b2: float = 0.0) -> None:
+    """Set ``layer.weight ~ N(0, sigma_w2 / fan_in)`` and ``layer.bias ~ N(0, sigma_b2)`` (0 by default), in place."""
     w = layer.weight
     std = math.sqrt(sigma_w2 / _fan_in(layer))
     dev = generator.device if generator is not None else w.device
@@ -53,4 +53,8 @@ def _draw_(layer: nn.Module, sigma_w2: float, generator: Optional[torch.Generato
         sample = torch.randn(w.shape, generator=generator, dtype=dtype, device=dev)
         w.copy_(sample.mul_(std))
         if layer.bias is not None:
-            layer.bias.zero_()
+            if sigma_b2 > 0:
+                bias = torch.randn(layer.bias.shape, generator=generator, dtype=dtype, device=dev)
+                layer.bias.copy_(bias.mul_(math.sqrt(sigma_b2)))
+            else:
+                layer.bias.zero_()

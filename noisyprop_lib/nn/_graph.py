@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
-from ..theory import GELU, Noise, ReLU, SiLU, Tanh
+from ..theory import ELU, GELU, Noise, ReLU, SiLU, Tanh
 from . import _chain
 from ._common import _ALPHA_DROPOUT, _TORCH_DROPOUT, _TRANSPARENT, _WEIGHT_LAYERS, _describe, _Problem
 from .layers import ActivationLayer, NoiseLayer
@@ -37,7 +37,7 @@ _META_METHODS = _chain._META_METHODS
 _META_ATTRS = _chain._META_ATTRS
 _DROPOUT_FUNCTIONS = frozenset({F.dropout, F.dropout1d, F.dropout2d, F.dropout3d, torch.dropout})
 _ACTIVATION_FUNCTIONS = {F.relu: ReLU, torch.relu: ReLU, torch.relu_: ReLU, F.relu_: ReLU, torch.tanh: Tanh,
-                         F.tanh: Tanh, F.gelu: GELU, F.silu: SiLU}
+                         F.tanh: Tanh, F.gelu: GELU, F.silu: SiLU, F.elu: ELU}
 _ACTIVATION_METHODS = {"relu": ReLU, "relu_": ReLU, "tanh": Tanh, "tanh_": Tanh}
 _ADD = frozenset({operator.add, operator.iadd, torch.add})
 _MUL = frozenset({operator.mul, operator.imul, torch.mul})
@@ -101,6 +101,9 @@ def _function_activation(n: fx.Node):
     if n.target is F.leaky_relu or n.target is F.leaky_relu_:
         slope = n.kwargs.get("negative_slope", n.args[1] if len(n.args) > 1 else 0.01)
         return _torch_activation(nn.LeakyReLU(float(slope))) if _number(slope) is not None else None
+    if n.target is F.elu:
+        alpha = n.kwargs.get("alpha", n.args[1] if len(n.args) > 1 else 1.0)
+        return ELU() if _number(alpha) is not None and float(alpha) == 1.0 else None
     cls = _ACTIVATION_FUNCTIONS.get(n.target)
     return cls() if cls else None
 

@@ -31,6 +31,7 @@ class Step:
     node: GNode
     rule: str  # "analytic" or "calibrated"
     sigma_w2: Optional[float] = None  # analytic draws
+    sigma_b2: float = 0.0  # analytic draws: the bias variance
     ref: Optional[GNode] = None  # calibration: the node whose measured second moment sets the target ...
     ratio: float = 1.0  # ... times this ratio
     noise: str = "none"
@@ -281,10 +282,12 @@ def plan_graph(nodes: list[GNode], model: nn.Module, default_noise, growth: floa
             plan.steps.append(Step(g, "calibrated", ref=skip or anchor(g), ratio=ratio, noise=noise, activation=act,
                                    reason=res.reason, end=end, why=f"{why}; {end_why}" if end_why else why))
             continue
-        sw2, noise, act = res
+        sw2, noise, act, sb2, rule_why = res
         if w.activation is None and f.source.kind != "input":
             act = "linear"  # a linear map of a pre-activation: sigma_w2 = 1 / mu2 keeps its second moment
-        plan.steps.append(Step(g, "analytic", sigma_w2=sw2 * ratio, noise=noise, activation=act, why=end_why))
+        why = "; ".join(x for x in (rule_why, end_why) if x)
+        plan.steps.append(Step(g, "analytic", sigma_w2=sw2 * ratio, sigma_b2=sb2 * ratio, noise=noise, activation=act,
+                               why=why))
     _left_alone(nodes, model, plan)
     for target in direct:
         plan.skipped.append((target, "a parameter or buffer used directly in forward (not through a module): left as it is; "

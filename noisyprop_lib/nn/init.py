@@ -5,12 +5,12 @@ finds for every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` the noise and the
 activation between it and its source, and draws its weights from
 
 .. math:: W_{ij}\sim\mathcal N\!\left(0, \frac{\sigma_w^2}{N_\text{in}}\right),\qquad
-          \sigma_w^2 = \frac{2}{\mu_2\,(1+\alpha^2)}\ \text{(rectifiers)},\qquad
-          \sigma_w^2 = \frac{1}{\mu_2\,\phi'(0)^2}\ \text{(smooth } \phi,\ \phi(0)=0),
+          \sigma_w^2 = \frac{2}{\mu_2\,(1+\alpha^2)},\ b = 0\ \text{(rectifiers)},
 
-with zero biases, so that the noisy variance map
-:math:`q^{l} = \sigma_w^2\,\mu_2\,E[\phi(h^{l-1})^2]` is critical
-(Pretorius et al., 2018; :func:`noisyprop_lib.critical_sigma_w2`); residual
+so that the noisy variance map :math:`q^{l} = \sigma_w^2\,\mu_2\,E[\phi(h^{l-1})^2]`
+is the identity (Pretorius et al., 2018). For smooth activations (tanh, GELU,
+SiLU, ELU) the weight and bias variances of :func:`noisyprop_lib.critical_point`
+put a non-amplifying fixed point of the map at unit second moment; residual
 branches are scaled so that the signal grows by a set factor over the whole
 depth, and what the theory does not cover is calibrated on data. The report
 types are in ``noisyprop_lib.nn.report``; the graph reading, the plan and
@@ -25,7 +25,7 @@ from typing import Optional, Union
 import torch
 from torch import nn
 
-from ..theory import ADDITIVE, LeakyReLU, NoNoise, Noise, critical_sigma_w2
+from ..theory import ADDITIVE, LeakyReLU, NoNoise, Noise, critical_point
 from ._chain import NotAChainError, _check_chain
 from ._common import _NONNEGATIVE_NOISE, _check_generator, _describe, _draw_, _Problem
 from ._calibrate import calibrate_
@@ -38,7 +38,7 @@ from .walk import WalkedLayer, _default_noise, _walk
 __all__ = ["critical_init_", "NotAChainError", "InitReport", "InitRow"]
 
 def _analyse(layer: WalkedLayer):
-    """sigma_w2 and the row labels (noise, activation) for one walked weight layer, or a _Problem."""
+    """(sigma_w2, noise label, activation label, sigma_b2, why) for one walked weight layer, or a _Problem."""
     if layer.problem is not None:
         return _Problem(layer.problem)
     noise, noise_src, act = layer.noise, layer.noise_module, layer.activation
@@ -56,23 +56,42 @@ def _analyse(layer: WalkedLayer):
         if nz.kind == ADDITIVE and float(nz.variance) > 0:
             return _Problem(f"additive noise {nz!r} before the first layer: its input's second moment cannot be preserved")
         mu2 = 1.0 if nz.kind == ADDITIVE else float(nz.mu2)
-        return 1.0 / mu2, noise_label, "linear (input)"
+        return 1.0 / mu2, noise_label, "linear (input)", 0.0, ""
     if layer.order == "noise-first" and not (isinstance(act, LeakyReLU) and isinstance(nz, _NONNEGATIVE_NOISE)):
         return _Problem(
             f"the noise {nz!r} comes before the activation {act!r}; only non-negative noise before a "
             "rectifier is equivalent to the book's activation -> noise order"
         )
+    has_bias = getattr(layer.module, "bias", None) is not None
     try:
-        sw2 = float(critical_sigma_w2(nz, act))
+        cp = critical_point(nz, act, OPERATING_POINT, bias=has_bias)
     except ValueError as exc:
         return _Problem(str(exc))
-    return sw2, noise_label, getattr(act, "name", repr(act))
+    return float(cp.sigma_w2), noise_label, getattr(act, "name", repr(act)), float(cp.sigma_b2), _rule_why(cp, has_bias)
+
+
+#: the pre-activation second moment that analytic layers with a smooth activation are set to preserve
+#: (standardised inputs: the first layer keeps E[x^2], normalisation layers give 1)
+OPERATING_POINT = 1.0
+
+
+def _rule_why(cp, has_bias: bool) -> str:
+    """The report's why for a smooth activation's critical point (empty for rectifiers, whose rule is the paper's)."""
+    if cp.rule == "rectifier":
+        return ""
+    what = {"edge of chaos": "chi = 1", "marginal stability": f"V' = 1, chi = {cp.chi:.3f}",
+            "fixed point": f"V' = {cp.variance_slope:.3f}, chi = {cp.chi:.3f}"}[cp.rule]
+    bias = f"sigma_b2 = {cp.sigma_b2:.3g}" if has_bias else "no bias"
+    why = f"critical point at q0 = {OPERATING_POINT:g} ({cp.rule}: {what}; {bias})"
+    if max(cp.variance_slope, cp.chi) > 1:
+        why += "; above 1, deviations from q0 grow by that factor per layer"
+    return why
 
 
 def _plan(layers: list[WalkedLayer], on_unknown: str) -> tuple[InitReport, list[tuple[nn.Module, float]]]:
     """The report and the (layer, sigma_w2) draws to make; refuses (raise) or skips (warn) what cannot be analysed."""
     report = InitReport()
-    pending: list[tuple[nn.Module, float]] = []
+    pending: list[tuple[nn.Module, float, float]] = []
     for layer in layers:
         res = _analyse(layer)
         if isinstance(res, _Problem):
@@ -83,9 +102,10 @@ def _plan(layers: list[WalkedLayer], on_unknown: str) -> tuple[InitReport, list[
             warnings.warn(msg + "; the layer is left untouched", UserWarning, stacklevel=3)
             report.skipped.append((layer.name, res.reason))
         else:
-            sw2, noise_label, act_label = res
-            pending.append((layer.module, sw2))
-            report.append(InitRow(layer.name, type(layer.module).__name__, layer.fan_in, noise_label, act_label, sw2))
+            sw2, noise_label, act_label, sb2, why = res
+            pending.append((layer.module, sw2, sb2))
+            report.append(InitRow(layer.name, type(layer.module).__name__, layer.fan_in, noise_label, act_label, sw2,
+                                  why=why, sigma_b2=sb2))
     return report, pending
 
 
@@ -114,10 +134,14 @@ def critical_init_(
     the theory covers, the layer gets
 
     .. math:: W\sim\mathcal N\!\left(0,\frac{\sigma_w^2}{N_\text{in}}\right),\quad b = 0,\qquad
-              \sigma_w^2 = \frac{2}{\mu_2(1+\alpha^2)}\ \text{(ReLU, leaky ReLU, PReLU)},\quad
-              \sigma_w^2 = \frac{1}{\mu_2\,\phi'(0)^2}\ \text{(tanh, GELU, SiLU)},
+              \sigma_w^2 = \frac{2}{\mu_2(1+\alpha^2)}\ \text{(ReLU, leaky ReLU, PReLU)}
 
-    from :func:`~noisyprop_lib.critical_sigma_w2` (Pretorius et al., 2018), where
+    (Pretorius et al., 2018); for tanh, GELU, SiLU and ELU, the
+    :math:`(\sigma_w^2, \sigma_b^2)` of :func:`~noisyprop_lib.critical_point` at
+    the operating point :math:`q_0 = 1` (a fixed point of the noisy variance map
+    there whose slope and gradient factor are at most 1; the bias
+    :math:`b\sim\mathcal N(0,\sigma_b^2)` is small; without a bias, the fixed point
+    without one, as the report says). Here
     :math:`N_\text{in}` is ``in_features`` or ``in_channels / groups *
     prod(kernel_size)``; with no activation on the path (the first layer, or a
     linear map) it gets :math:`\sigma_w^2 = 1/\mu_2`, which preserves the second
@@ -125,8 +149,9 @@ def critical_init_(
     dropout (torch's *drop* probability ``p`` becomes ``keep_prob = 1 - p``),
     :class:`NoiseLayer` and :class:`Dropout`; activations from ``nn.ReLU``,
     ``nn.LeakyReLU``, ``nn.PReLU`` (one slope), ``nn.Tanh``, ``nn.GELU``,
-    ``nn.SiLU``, :class:`ActivationLayer` and the functions ``F.relu``,
-    ``torch.tanh``, ``F.gelu``, ``F.silu``, ``F.leaky_relu``. The train/eval mode
+    ``nn.SiLU``, ``nn.ELU`` (alpha 1), :class:`ActivationLayer` and the functions ``F.relu``,
+    ``torch.tanh``, ``F.gelu``, ``F.silu``, ``F.elu``, ``F.leaky_relu``. Inputs are taken to be
+    standardised (:math:`E[x^2]\approx1`): for smooth activations the rule preserves that level. The train/eval mode
     does not matter: the initialisation is for training, with the noise on.
 
     **Residual connections.** A sum ``skip + branch`` of two signals, where the
@@ -220,15 +245,15 @@ def critical_init_(
         # a single module, or a model torch.fx cannot trace: the chain walk, checked with hooks
         _check_chain(model, example_input, allow_functional_dropout=default_nz is not None)
         report, pending = _plan(_walk(model, default_nz), on_unknown)
-        for module, sw2 in pending:
-            _draw_(module, sw2, generator)
+        for module, sw2, sb2 in pending:
+            _draw_(module, sw2, generator, sb2)
         return report
     nodes = read_graph(gm)
     plan = plan_graph(nodes, model, default_nz, growth, _analyse, direct_parameters(gm))
     steps = _settle(plan, on_unknown, calibration_data is not None)
     for st in steps:
         if st.rule == "analytic":
-            _draw_(st.node.module, st.sigma_w2, generator)
+            _draw_(st.node.module, st.sigma_w2, generator, st.sigma_b2)
     moments = {}
     if calibration_data is not None:
         levels = [g for g in nodes if g.kind in ("weight", "norm", "add")]
@@ -288,4 +313,5 @@ def _row(st: Step) -> InitRow:
     fan_in = int(math.prod(m.weight.shape[1:])) if st.node.kind == "weight" else None
     act = st.activation or ("" if st.node.kind == "norm" else "linear")
     return InitRow(st.node.node.target, type(m).__name__, fan_in, st.noise if st.node.kind == "weight" else "",
-                   act, st.sigma_w2 if st.node.kind == "weight" else None, st.rule, st.why, st.gain)
+                   act, st.sigma_w2 if st.node.kind == "weight" else None, st.rule, st.why, st.gain,
+                   st.sigma_b2 if st.rule == "analytic" else None)

@@ -34,6 +34,9 @@ class InitRow(NamedTuple):
         The reason for the rule and, for a residual branch, its scaling.
     gain : float or None
         For a calibrated normalisation layer, the value its weight (gamma) was set to.
+    sigma_b2 : float or None
+        The bias variance drawn, :math:`b\\sim\\mathcal N(0,\\sigma_b^2)`: 0 for rectifiers, the small
+        bias of :func:`~noisyprop_lib.critical_point` for smooth activations (None where not analytic).
     """
 
     name: str
@@ -45,6 +48,7 @@ class InitRow(NamedTuple):
     rule: str = "analytic"
     why: str = ""
     gain: Optional[float] = None
+    sigma_b2: Optional[float] = None
 
 
 _HEADERS = ("layer", "type", "rule", "fan_in", "noise", "activation", "sigma_w2 / gain")
@@ -75,6 +79,11 @@ class InitReport(list):
         return {r.name: r.sigma_w2 for r in self if r.sigma_w2 is not None}
 
     @property
+    def sigma_b2(self) -> dict[str, float]:
+        """``{layer name: sigma_b2}`` for the analytically drawn weight layers."""
+        return {r.name: r.sigma_b2 for r in self if r.sigma_b2 is not None}
+
+    @property
     def rules(self) -> dict[str, str]:
         """``{layer name: rule}`` for every layer in the report, the unchanged ones included."""
         out = {r.name: r.rule for r in self}
@@ -83,7 +92,9 @@ class InitReport(list):
 
     def _cells(self) -> list[tuple[str, ...]]:
         def value(r):
-            return f"{r.sigma_w2:.6g}" if r.sigma_w2 is not None else (f"gamma={r.gain:.6g}" if r.gain is not None else "")
+            if r.sigma_w2 is None:
+                return f"gamma={r.gain:.6g}" if r.gain is not None else ""
+            return f"{r.sigma_w2:.6g}" + (f" (sigma_b2={r.sigma_b2:.3g})" if r.sigma_b2 else "")
 
         return [(r.name, r.layer_type, r.rule, "" if r.fan_in is None else str(r.fan_in), r.noise, r.activation, value(r))
                 for r in self]

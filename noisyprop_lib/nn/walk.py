@@ -17,7 +17,7 @@ from typing import NamedTuple, Optional, Union
 import torch
 from torch import nn
 
-from ..theory import GELU, Activation, LeakyReLU, Noise, ReLU, SiLU, Tanh, as_noise
+from ..theory import ELU, GELU, Activation, LeakyReLU, Noise, ReLU, SiLU, Tanh, as_noise
 from ._chain import NotAChainError, _check_chain
 from ._common import _ALPHA_DROPOUT, _TORCH_DROPOUT, _TRANSPARENT, _WEIGHT_LAYERS, _describe, _fan_in, _Problem
 from .layers import ActivationLayer, NoiseLayer
@@ -90,16 +90,20 @@ def _torch_activation(module: nn.Module):
     if isinstance(module, nn.Tanh):
         return Tanh()
     if isinstance(module, nn.GELU):
-        # approximate="tanh" has the same phi(0) = 0 and phi'(0) = 1/2, which is all the criterion uses
+        # approximate="tanh" differs from the exact GELU by less than 1e-3, far below what the rule resolves
         return GELU()
     if isinstance(module, nn.SiLU):
         return SiLU()
+    if isinstance(module, nn.ELU):
+        if float(module.alpha) != 1.0:
+            return _Problem(f"nn.ELU with alpha = {module.alpha:g} is not analysed; critical_init_ covers alpha = 1")
+        return ELU()
     return None
 
 
 _SUPPORTED_MODULES = (
     "supported between weight layers (nn.Linear, nn.Conv1d/2d/3d) are one activation module (nn.ReLU, "
-    "nn.LeakyReLU, nn.PReLU with one slope, nn.Tanh, nn.GELU, nn.SiLU, npl.nn.ActivationLayer), one noise "
+    "nn.LeakyReLU, nn.PReLU with one slope, nn.Tanh, nn.GELU, nn.SiLU, nn.ELU, npl.nn.ActivationLayer), one noise "
     "module (nn.Dropout, nn.Dropout1d/2d/3d, npl.nn.NoiseLayer, npl.nn.Dropout) and nn.Identity, nn.Flatten, "
     "nn.Unflatten"
 )

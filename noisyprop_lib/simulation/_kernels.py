@@ -157,3 +157,40 @@ def _sample_explicit(y, factor, width, sw2, sb2, gen, dt, dev, bufs=None):
     if sb2 > 0:
         h = h + math.sqrt(sb2) * torch.randn((m, 1, width), generator=gen, dtype=dt, device=dev)
     return h
+
+
+def _record_layer(h, layer, ids, active, pair_idx, correlation, limits, out, dev):
+    """Record one layer's statistics for the networks still running and drop those that failed there.
+
+    ``out`` is ``(q, c, failed_layer, failure)``; a network fails at the first layer where its signal holds
+    inf or NaN or a variance leaves ``limits = (largest, smallest normal)``. Returns ``(h, active)`` without
+    the failed networks.
+    """
+    q, c, failed_layer, failure = out
+    qmax, qtiny = limits
+    qv, cv = _stats(h, pair_idx, correlation)
+    # an inf or NaN anywhere in h makes that input's float64 sum of squares inf or NaN
+    with np.errstate(invalid="ignore"):
+        nan_hit = np.any(np.isnan(qv), axis=1)
+        over = nan_hit | np.any(np.isinf(qv), axis=1) | np.any(qv > qmax, axis=1)
+        under = np.any(qv < qtiny, axis=1) & ~over
+    fail = over | under
+    nets = ids[active]
+    ok = ~fail
+    q[layer, nets[ok]] = qv[ok]
+    c[layer, nets[ok]] = cv[ok]
+    if np.any(fail):
+        for pos in np.nonzero(fail)[0]:
+            net = nets[pos]
+            failed_layer[net] = layer
+            failure[net] = "nan" if nan_hit[pos] else ("overflow" if over[pos] else "underflow")
+        h = h.index_select(0, torch.as_tensor(np.nonzero(ok)[0], device=dev))
+        active = active[ok]
+    return h, active
+
+
+def _check_options(correlation: str, method: str) -> None:
+    if correlation not in ("cosine", "pearson"):
+        raise ValueError(f"correlation must be 'cosine' or 'pearson', got {correlation!r}")
+    if method not in ("auto", "gram", "explicit"):
+        raise ValueError(f"method must be 'auto', 'gram' or 'explicit', got {method!r}")

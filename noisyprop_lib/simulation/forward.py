@@ -39,7 +39,7 @@ import torch
 from .._progress import progress_bar
 from .._validation import check_positive_int, check_range
 from ._backend import _simulation_activation_and_noise, _torch_dtype, make_generator, resolve_device
-from ._kernels import _Buffers, _noisy_signal, _sample_explicit, _sample_gram, _stats
+from ._kernels import _Buffers, _check_options, _noisy_signal, _record_layer, _sample_explicit, _sample_gram, _stats
 from .result import SimulationResult
 
 __all__ = ["propagate"]
@@ -117,10 +117,7 @@ def propagate(
     n_networks = check_positive_int("n_networks", n_networks)
     sw2 = float(check_range("sigma_w2", sigma_w2, 0.0, None))
     sb2 = float(check_range("sigma_b2", sigma_b2, 0.0, None))
-    if correlation not in ("cosine", "pearson"):
-        raise ValueError(f"correlation must be 'cosine' or 'pearson', got {correlation!r}")
-    if method not in ("auto", "gram", "explicit"):
-        raise ValueError(f"method must be 'auto', 'gram' or 'explicit', got {method!r}")
+    _check_options(correlation, method)
     dev = resolve_device(device)
     dt = _torch_dtype(dtype)
     gen = make_generator(seed, generator, dev)
@@ -222,7 +219,6 @@ def _network_batch(network_batch, memory_budget_mb, n_networks, n_inputs, in_dim
 
 def _run_batch(x, ids, depth, width, sw2, sb2, nz, act, shared_mask, route, gen, dt, dev, pair_t, pair_idx,
                correlation, limits, q, c, failed_layer, failure, bar):
-    qmax, qtiny = limits
     m = len(ids)
     h = x.unsqueeze(0).expand(m, -1, -1)  # (m, B, N0): inputs along dim 1, units along dim 2
     active = np.arange(m)  # positions within the batch still running
@@ -230,25 +226,7 @@ def _run_batch(x, ids, depth, width, sw2, sb2, nz, act, shared_mask, route, gen,
     for layer in range(1, depth + 1):
         y, factor = _noisy_signal(h, nz, act, shared_mask, gen, dt, dev, bufs, own_h=layer > 1)
         h = (_sample_gram if route == "gram" else _sample_explicit)(y, factor, width, sw2, sb2, gen, dt, dev, bufs)
-        qv, cv = _stats(h, pair_idx, correlation)
-        # an inf or NaN anywhere in h makes that input's float64 sum of squares inf or NaN
-        with np.errstate(invalid="ignore"):
-            nan_hit = np.any(np.isnan(qv), axis=1)
-            over = nan_hit | np.any(np.isinf(qv), axis=1) | np.any(qv > qmax, axis=1)
-            under = np.any(qv < qtiny, axis=1) & ~over
-        fail = over | under
-        nets = ids[active]
-        ok = ~fail
-        q[layer, nets[ok]] = qv[ok]
-        c[layer, nets[ok]] = cv[ok]
-        if np.any(fail):
-            for pos in np.nonzero(fail)[0]:
-                net = nets[pos]
-                failed_layer[net] = layer
-                failure[net] = "nan" if nan_hit[pos] else ("overflow" if over[pos] else "underflow")
-            keep = torch.as_tensor(np.nonzero(ok)[0], device=dev)
-            h = h.index_select(0, keep)
-            active = active[ok]
+        h, active = _record_layer(h, layer, ids, active, pair_idx, correlation, limits, (q, c, failed_layer, failure), dev)
         bar.update(1)
         if active.size == 0:
             bar.update(depth - layer)

@@ -26,7 +26,7 @@ import torch
 
 from .._validation import check_positive_int, check_range
 from ._backend import _simulation_activation_and_noise, _torch_dtype, make_generator, resolve_device
-from ._kernels import _Buffers, _noisy_signal, _sample_explicit, _sample_gram, _stats
+from ._kernels import _Buffers, _check_options, _noisy_signal, _record_layer, _sample_explicit, _sample_gram, _stats
 from .forward import _check_inputs, _check_pairs
 from .result import SimulationResult
 
@@ -87,10 +87,7 @@ def propagate_residual(
     sw2 = float(check_range("sigma_w2", sigma_w2, 0.0, None))
     sb2 = float(check_range("sigma_b2", sigma_b2, 0.0, None))
     a = float(check_range("alpha", alpha, 0.0, None))
-    if correlation not in ("cosine", "pearson"):
-        raise ValueError(f"correlation must be 'cosine' or 'pearson', got {correlation!r}")
-    if method not in ("auto", "gram", "explicit"):
-        raise ValueError(f"method must be 'auto', 'gram' or 'explicit', got {method!r}")
+    _check_options(correlation, method)
     dev = resolve_device(device)
     dt = _torch_dtype(dtype)
     gen = make_generator(seed, generator, dev)
@@ -150,26 +147,10 @@ def _block(h, params, nz, act, route, gen, dt, dev, bufs):
 
 
 def _run_batch(h, ids, depth, params, nz, act, route, gen, dt, dev, pair_idx, correlation, limits, out):
-    q, c, failed_layer, failure = out
-    qmax, qtiny = limits
     active = np.arange(len(ids))
     bufs = _Buffers(dt, dev, gen)
     for layer in range(1, depth + 1):
         h = _block(h, params, nz, act, route, gen, dt, dev, bufs)
-        qv, cv = _stats(h, pair_idx, correlation)
-        with np.errstate(invalid="ignore"):
-            nan_hit = np.any(np.isnan(qv), axis=1)
-            over = nan_hit | np.any(np.isinf(qv), axis=1) | np.any(qv > qmax, axis=1)
-            under = np.any(qv < qtiny, axis=1) & ~over
-        fail = over | under
-        nets = ids[active]
-        q[layer, nets[~fail]] = qv[~fail]
-        c[layer, nets[~fail]] = cv[~fail]
-        if np.any(fail):
-            for pos in np.flatnonzero(fail):
-                failed_layer[nets[pos]] = layer
-                failure[nets[pos]] = "nan" if nan_hit[pos] else ("overflow" if over[pos] else "underflow")
-            h = h.index_select(0, torch.as_tensor(np.flatnonzero(~fail), device=dev))
-            active = active[~fail]
+        h, active = _record_layer(h, layer, ids, active, pair_idx, correlation, limits, out, dev)
         if active.size == 0:
             break

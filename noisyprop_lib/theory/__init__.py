@@ -5,6 +5,7 @@ maps, criticality and depth scales, finite-width corrections, noisy NNGP kernels
 derivations (sympy) live in :mod:`noisyprop_lib.theory.symbolic`, imported on demand.
 """
 from .activations import (
+    ELU,
     GELU,
     Activation,
     Erf,
@@ -24,6 +25,8 @@ from .criticality import (
     correlation_fixed_point_analysis,
     correlation_fixed_point_slope,
     critical_sigma_w2,
+    critical_point,
+    CriticalPoint,
     depth_scale,
     gradient_depth_scale,
     order_chaos_boundary,
@@ -82,14 +85,14 @@ __all__ = [
     "GammaNoise", "UniformNoise", "PoissonNoise", "AdditiveGaussianNoise", "AdditiveLaplaceNoise",
     "as_noise", "keep_prob_from_torch", "NotANoiseModuleError", "MULTIPLICATIVE", "ADDITIVE",
     # activations and Gaussian expectations
-    "Activation", "LeakyReLU", "ReLU", "Tanh", "Erf", "GELU", "SiLU", "get_activation",
+    "Activation", "LeakyReLU", "ReLU", "Tanh", "Erf", "GELU", "SiLU", "ELU", "get_activation",
     "arccos_kernel", "arccos_kernel_derivative", "arccos_kernel_second_derivative", "arccos_kernel_excess",
     "gaussian_expectation", "bivariate_gaussian_expectation",
     # maps
     "variance_map", "variance_map_slope", "covariance_map", "correlation_map", "correlation_map_slope",
     "iterate_variance_map", "iterate_correlation_map",
     # criticality and depth scales
-    "NoCriticalPointError", "critical_sigma_w2", "variance_fixed_point", "chi1", "correlation_fixed_point",
+    "NoCriticalPointError", "critical_sigma_w2", "critical_point", "CriticalPoint", "variance_fixed_point", "chi1", "correlation_fixed_point",
     "correlation_fixed_point_slope", "correlation_fixed_point_analysis", "CorrelationFixedPoint",
     "depth_scale", "variance_depth_scale", "gradient_depth_scale", "trainable_depth", "order_chaos_boundary",
     # finite width

@@ -23,3 +23,9 @@ def _torch_silu(x):
     import torch.nn.functional as F
 
     return F.silu(x)
+
+
+def _torch_elu(x):
+    import torch.nn.functional as F
+
+    return F.elu(x)

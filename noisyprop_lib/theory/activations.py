@@ -37,7 +37,7 @@ from .arccos import (  # noqa: F401  (_EXCESS_SERIES, _excess_from_eps: importab
     arccos_kernel_second_derivative,
 )
 from . import _gelu
-from ._torch_fns import _torch_erf, _torch_gelu, _torch_silu, _torch_tanh
+from ._torch_fns import _torch_elu, _torch_erf, _torch_gelu, _torch_silu, _torch_tanh
 from .gauss import _CHUNK, _gauss_rule, bivariate_gaussian_expectation, gaussian_expectation
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "Erf",
     "GELU",
     "SiLU",
+    "ELU",
     "get_activation",
     "arccos_kernel",
     "arccos_kernel_derivative",
@@ -359,6 +360,15 @@ class SiLU(Activation):
         super().__init__(fn, dfn, name="silu", torch_fn=_torch_silu, order=order)
 
 
+class ELU(Activation):
+    r""":math:`\phi(x) = x` for :math:`x>0`, :math:`e^x-1` otherwise (ELU, :math:`\alpha=1`; Clevert et al., 2016), by quadrature."""
+
+    def __init__(self, order: int = 12):
+        super().__init__(lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0.0))),
+                         lambda x: np.where(x > 0, 1.0, np.exp(np.minimum(x, 0.0))),
+                         name="elu", torch_fn=_torch_elu, order=order)
+
+
 _NAMED = {
     "relu": ReLU,
     "tanh": Tanh,
@@ -366,6 +376,7 @@ _NAMED = {
     "gelu": GELU,
     "silu": SiLU,
     "swish": SiLU,
+    "elu": ELU,
     "leaky_relu": LeakyReLU,
 }
 
@@ -374,7 +385,7 @@ def get_activation(activation="relu") -> Activation:
     """Normalise an ``activation`` argument.
 
     Accepts an :class:`Activation`, one of the names ``"relu"``, ``"leaky_relu"``
-    (slope 0.01), ``"tanh"``, ``"erf"``, ``"gelu"``, ``"silu"``, or any
+    (slope 0.01), ``"tanh"``, ``"erf"``, ``"gelu"``, ``"silu"``, ``"elu"``, or any
     vectorised callable (moments by quadrature).
     """
     if isinstance(activation, Activation):

@@ -35,10 +35,19 @@ from .activations import LeakyReLU, get_activation
 from .meanfield import correlation_map, correlation_map_slope, variance_fixed_point, variance_map_slope
 from .noise import ADDITIVE, as_noise
 from ._signature import accepts_layer
+from .critical_point import (  # noqa: F401  (importable from here, as before)
+    CriticalPoint,
+    NoCriticalPointError,
+    _small_signal_sigma_w2,
+    critical_point,
+    critical_sigma_w2,
+)
 
 __all__ = [
     "NoCriticalPointError",
     "critical_sigma_w2",
+    "critical_point",
+    "CriticalPoint",
     "chi1",
     "correlation_fixed_point",
     "correlation_fixed_point_slope",
@@ -52,71 +61,9 @@ __all__ = [
 ]
 
 
-class NoCriticalPointError(ValueError):
-    """Raised when a noise model admits no critical initialisation (e.g. additive noise with ReLU)."""
-
-
-_NO_CRIT_ADDITIVE = (
-    "{noise!r} is additive noise, and a ReLU-family network with additive noise has no critical "
-    "initialisation. Its variance map is affine, q' = r q + beta with slope r = sigma_w2 (1 + alpha^2)/2 "
-    "and offset beta = sigma_w2 Var[eps] + sigma_b2 > 0. Criticality needs a fixed point with slope 1, "
-    "i.e. r = 1, but then q' = q + beta has no fixed point: at sigma_w2 = 2/(1 + alpha^2) the variance "
-    "grows linearly with depth, below it the signal is pulled to a fixed point and gradients vanish, and "
-    "above it the variance explodes exponentially."
-)
-
-
 # ---------------------------------------------------------------------------
 # the variance map
 # ---------------------------------------------------------------------------
-
-
-@accepts_layer
-def critical_sigma_w2(noise=None, activation="relu"):
-    r"""The critical weight variance :math:`\sigma_w^2` (with :math:`\sigma_b^2 = 0`).
-
-    For rectifiers with leaky slope :math:`\alpha` and multiplicative noise,
-
-    .. math:: \sigma_w^2 = \frac{2}{\mu_2\,(1+\alpha^2)},
-
-    which is He initialisation without noise, :math:`2p` for dropout with keep
-    probability :math:`p` and :math:`2/(1+\sigma^2)` for Gaussian noise. There
-    the variance map is the identity. For a smooth activation with
-    :math:`\phi(0)=0` the critical point is at :math:`q^*=0`, where the slope
-    is :math:`\sigma_w^2\mu_2\phi'(0)^2`, giving :math:`\sigma_w^2 = 1/(\mu_2\phi'(0)^2)`.
-
-    Raises
-    ------
-    NoCriticalPointError
-        For additive noise with a rectifier (any positive noise variance).
-    ValueError
-        For a smooth activation with :math:`\phi(0)\ne0` or with additive noise,
-        which this function does not analyse.
-    """
-    act = get_activation(activation)
-    nz = as_noise(noise)
-    if nz.kind == ADDITIVE:
-        v = np.asarray(nz.variance)
-        if np.all(v == 0):
-            nz = as_noise(None)
-        elif isinstance(act, LeakyReLU):
-            raise NoCriticalPointError(_NO_CRIT_ADDITIVE.format(noise=nz))
-        else:
-            raise ValueError(
-                f"critical_sigma_w2 does not analyse additive noise with {act!r}; it is proven only for "
-                "rectifiers, which have no critical point with additive noise"
-            )
-    mu2 = np.asarray(nz.mu2, dtype=float)
-    if isinstance(act, LeakyReLU):
-        return scalar_or_array(1.0 / (mu2 * act.gain))
-    phi0 = float(act(np.array(0.0)))
-    if abs(phi0) > 1e-14:
-        raise ValueError(
-            f"{act!r} has phi(0) = {phi0:g} != 0, so q = 0 is not a fixed point with sigma_b2 = 0; "
-            "critical_sigma_w2 covers rectifiers and activations with phi(0) = 0"
-        )
-    slope0 = float(act.second_moment_slope(0.0))
-    return scalar_or_array(1.0 / (mu2 * slope0))
 
 
 @accepts_layer
@@ -320,7 +267,7 @@ def order_chaos_boundary(sigma_b2, activation="tanh", noise=None, bracket=(1e-2,
     :math:`\chi_1` (:func:`chi1`) is the slope of the correlation map at :math:`c = 1`; below the
     boundary correlations converge to 1 (order), above it they are pulled to :math:`c^* < 1` (chaos),
     and the correlation depth scale diverges on it (Poole et al., 2016; Schoenholz et al., 2017). With
-    :math:`\sigma_b^2 = 0` it is :func:`critical_sigma_w2`; with bias it is the root of
+    :math:`\sigma_b^2 = 0` it is :math:`1/(\mu_2\phi'(0)^2)` (the slope at :math:`q^* = 0`); with bias it is the root of
     :math:`\chi_1 - 1` in ``bracket``, by Brent's method to ``xtol``, for each bias variance.
 
     Raises
@@ -345,7 +292,7 @@ def order_chaos_boundary(sigma_b2, activation="tanh", noise=None, bracket=(1e-2,
     for idx in np.ndindex(sb.shape):
         b = float(sb[idx])
         if b == 0:
-            out[idx] = critical_sigma_w2(nz, act)
+            out[idx] = _small_signal_sigma_w2(nz, act)
             continue
 
         def excess(sw, b=b):

@@ -13,7 +13,7 @@ import numpy as np
 from .._validation import check_positive_int, check_range, scalar_or_array
 from ._moments import _affine_variance_map
 from .activations import LeakyReLU, get_activation
-from .criticality import _NO_CRIT_ADDITIVE, NoCriticalPointError
+from .critical_point import _NO_CRIT_ADDITIVE, NoCriticalPointError
 from .noise import ADDITIVE, as_noise
 from ._signature import accepts_layer
 

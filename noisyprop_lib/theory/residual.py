@@ -37,7 +37,8 @@ from .._validation import check_positive_int, check_range, scalar_or_array
 from ._domain import _check_c
 from ._moments import _is_rectifier_multiplicative_unbiased, _params
 from .activations import get_activation
-from .criticality import correlation_fixed_point_analysis, critical_sigma_w2
+from .critical_point import _small_signal_sigma_w2
+from .criticality import correlation_fixed_point_analysis
 from .meanfield import covariance_map, variance_map
 from .noise import as_noise
 
@@ -157,7 +158,9 @@ def iterate_residual_maps(q0, c0, depth, sigma_w2, sigma_b2=0.0, noise=None, act
 
 def _default_sigma_w2(sigma_w2, nz, act):
     if sigma_w2 is None:
-        return np.asarray(critical_sigma_w2(nz, act), dtype=float)
+        # rectifiers: the critical 2/(mu2 (1 + a^2)); other activations: the small-signal 1/(mu2 phi'(0)^2),
+        # which needs no bias (the branch scale is then solved on the map itself)
+        return np.asarray(_small_signal_sigma_w2(nz, act), dtype=float)
     return check_range("sigma_w2", sigma_w2, 0.0, None, low_inclusive=False)
 
 
@@ -171,7 +174,8 @@ def residual_branch_scale(depth, noise=None, activation="relu", *, sigma_w2=None
 
     the :math:`1/L` scaling of the residual-network literature, now with :math:`\mu_2` in :math:`r`. By
     default :math:`\sigma_w^2` is the plain network's critical value (:func:`~noisyprop_lib.critical_sigma_w2`,
-    :math:`2/\mu_2` for ReLU), where :math:`r = 1`. For other activations (or additive noise) the variance
+    :math:`2/\mu_2` for ReLU), where :math:`r = 1`; for other activations, whose critical point needs a bias
+    (:func:`~noisyprop_lib.critical_point`), it is the small-signal value :math:`1/(\mu_2\phi'(0)^2)`. For other activations (or additive noise) the variance
     map depends on :math:`q`: :math:`\alpha^2` is solved numerically (Brent) starting from ``q0``.
 
     Parameters

@@ -90,17 +90,20 @@ class Layer:
             raise ValueError(f"Layer has no field(s) {sorted(unknown)}; its fields are {list(_FIELDS)}")
         return dataclasses.replace(self, **changes)
 
-    def critical(self) -> "Layer":
-        r"""This layer at its critical :math:`\sigma_w^2`.
+    def critical(self, q0: float = 1.0) -> "Layer":
+        r"""This layer at its critical point.
 
-        Without bias: :func:`noisyprop_lib.critical_sigma_w2` (:math:`\chi_1 = 1` at :math:`q^* = 0`,
-        or the identity variance map of a rectifier). With bias: the order/chaos boundary
-        :func:`noisyprop_lib.order_chaos_boundary` (:math:`\chi_1 = 1` at the variance fixed point).
+        Without bias: :func:`noisyprop_lib.critical_point` at the operating point ``q0``, which sets
+        :math:`\sigma_w^2` and, for activations other than rectifiers, also the small
+        :math:`\sigma_b^2` that their critical point needs. With bias: the order/chaos boundary
+        :func:`noisyprop_lib.order_chaos_boundary` (:math:`\chi_1 = 1` at the variance fixed point)
+        for the layer's :math:`\sigma_b^2`.
         """
         if np.all(np.asarray(self.sigma_b2) == 0):
-            from .criticality import critical_sigma_w2
+            from .critical_point import critical_point
 
-            return self.replace(sigma_w2=critical_sigma_w2(self.noise, self.activation))
+            cp = critical_point(self.noise, self.activation, q0)
+            return self.replace(sigma_w2=cp.sigma_w2, sigma_b2=cp.sigma_b2)
         from .criticality import order_chaos_boundary
 
         return self.replace(sigma_w2=order_chaos_boundary(self.sigma_b2, self.activation, self.noise))

@@ -25,7 +25,7 @@ def per_network_inputs(seed, c0=0.9, n_pairs=3, n_networks=NETS, width=N):
 
 
 def run(activation, noise, branch_depth, alpha, seed, **kw):
-    sw = kw.pop("sigma_w2", npl.critical_sigma_w2(noise, activation))
+    sw = kw.pop("sigma_w2", npl.order_chaos_boundary(0.0, activation, noise))  # the residual default
     a = math.sqrt(npl.residual_branch_scale(L, noise, activation, branch_depth=branch_depth)) if alpha == "scale" else alpha
     x, pairs = per_network_inputs(seed)
     res = npl.propagate_residual(x, L, sw, noise=noise, activation=activation, alpha=a, branch_depth=branch_depth,

@@ -100,7 +100,10 @@ BAD = [
     ("gradient_depth_scale(sigma_w2=nan)", lambda: npl.gradient_depth_scale(float("nan")), r"sigma_w2 must not be NaN"),
     ("critical_sigma_w2(additive Gaussian)", lambda: npl.critical_sigma_w2(npl.AdditiveGaussianNoise(1.0)), r"additive noise, and a ReLU-family network with additive noise has no critical initialisation"),
     ("critical_sigma_w2(additive Laplace)", lambda: npl.critical_sigma_w2(npl.AdditiveLaplaceNoise(0.5)), r"AdditiveLaplaceNoise\(scale=0\.5\) is additive noise.*no fixed point"),
-    ("critical_sigma_w2(phi(0) != 0)", lambda: npl.critical_sigma_w2(None, lambda x: 1 / (1 + np.exp(-x))), r"phi\(0\) = 0\.5 != 0"),
+    ("order_chaos_boundary(phi(0) != 0)", lambda: npl.order_chaos_boundary(0.0, lambda x: 1 / (1 + np.exp(-x))), r"phi\(0\) = 0\.5 != 0"),
+    ("critical_sigma_w2(tanh needs a bias)", lambda: npl.critical_sigma_w2(None, "tanh"), r"needs a bias variance as well.*critical_point"),
+    ("critical_point(q0 = 0)", lambda: npl.critical_point(None, "tanh", q0=0.0), r"q0 must lie in \(0, inf\)"),
+    ("critical_point(q0 = nan)", lambda: npl.critical_point(None, "gelu", q0=float("nan")), r"q0 must not be NaN"),
 ]
 
 

@@ -169,13 +169,15 @@ def test_leaky_relu_critical_sigma_w2(alpha, nz):
 
 
 def test_critical_sigma_w2_smooth_activations():
-    """phi(0) = 0: critical at q* = 0 with slope sigma_w2 mu2 phi'(0)^2 = 1."""
-    assert npl.critical_sigma_w2(npl.Dropout(0.5), "tanh") == pytest.approx(0.5, rel=1e-9)
-    assert npl.critical_sigma_w2(None, "tanh") == pytest.approx(1.0, rel=1e-9)
-    assert npl.critical_sigma_w2(None, "erf") == pytest.approx(math.pi / 4, rel=1e-9)  # erf'(0) = 2/sqrt(pi)
-    assert npl.critical_sigma_w2(npl.GaussianNoise(1.0), "gelu") == pytest.approx(2.0, rel=1e-9)  # gelu'(0) = 1/2
+    """A smooth activation's critical point needs a bias: the weight variance alone is refused, with the reason."""
+    for nz in (None, npl.Dropout(0.5), npl.GaussianNoise(1.0)):
+        for act in ("tanh", "erf", "gelu", "silu"):
+            with pytest.raises(ValueError, match=r"needs a bias variance as well") as info:
+                npl.critical_sigma_w2(nz, act)
+            cp = npl.critical_point(nz, act)
+            assert f"{cp.sigma_w2:.6f}".rstrip("0") in str(info.value)
     with pytest.raises(ValueError, match=r"phi\(0\) = 0.5 != 0"):
-        npl.critical_sigma_w2(None, lambda x: 1 / (1 + np.exp(-x)))
+        npl.order_chaos_boundary(0.0, lambda x: 1 / (1 + np.exp(-x)))
 
 
 @pytest.mark.parametrize("nz", [npl.AdditiveGaussianNoise(1.0), npl.AdditiveGaussianNoise(1e-6), npl.AdditiveLaplaceNoise(0.5)], ids=repr)

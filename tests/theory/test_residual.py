@@ -118,7 +118,8 @@ def test_iterate_matches_repeated_single_steps_for_tanh():
 def test_branch_scale_gives_exactly_the_growth(activation, branch_depth, noise):
     for depth, growth in [(50, 2.0), (7, 10.0)]:
         a2 = npl.residual_branch_scale(depth, noise, activation, growth=growth, branch_depth=branch_depth)
-        sw = npl.critical_sigma_w2(noise, activation)
+        # the default branch weight variance: critical for rectifiers, 1/(mu2 phi'(0)^2) for tanh
+        sw = npl.order_chaos_boundary(0.0, activation, noise)
         q, _ = npl.iterate_residual_maps(1.0, 0.5, depth, sw, noise=noise, activation=activation, alpha=math.sqrt(a2),
                                          branch_depth=branch_depth)
         assert q[-1] / q[0] == pytest.approx(growth, rel=1e-10)
