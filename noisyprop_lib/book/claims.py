@@ -60,7 +60,9 @@ EVIDENCE_KINDS = {
     "Monte Carlo": "simulation against theory, within a tolerance set by its sampling error",
     "experiment": "an experiment run live in the build (training, real data)",
     "stored experiment": "results of a full-scale run stored in book/results, checked by the build",
-    "published value": "a computed value against a value the paper publishes",
+    "published value": "a computed value against a value printed in the paper",
+    "authors' code": "a computed value against a value from the authors' released code or notebooks",
+    "recomputation": "a computed value against an independent recomputation made for this book",
     "behaviour": "what the library does (raises, warns, returns) on a given input",
 }
 
