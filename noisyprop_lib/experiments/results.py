@@ -30,7 +30,7 @@ VARIANCE_DEPTH_SCALES = {
 #: presets of :func:`trainability_grid`
 TRAINABILITY_SCALES = {
     "book": dict(keep_probs=np.round(np.linspace(0.2, 1.0, 5), 6), depths=np.array([2, 6, 14]), width=128, n_train=2048, n_validation=512, epochs=6, lr=1e-3, batch_size=32, optimizer="adam"),
-    # what a shared 2-core CPU runs in under an hour: the paper's keep probabilities, depths denser where
+    # what two CPU cores run in under an hour: the paper's keep probabilities, depths denser where
     # 6 xi_c lies (2 to 14 layers for p <= 0.9), narrow networks, 512 Adam steps
     "cpu": dict(keep_probs=np.round(np.linspace(0.1, 1.0, 10), 6), depths=np.array([2, 4, 6, 8, 10, 14, 20, 28, 40]), width=128, n_train=2048, n_validation=1024, epochs=16, lr=1e-3, batch_size=64, optimizer="adam"),
     "full": dict(keep_probs=np.round(np.linspace(0.1, 1.0, 10), 6), depths=np.linspace(2, 40, 10).astype(int), width=1000, n_train=8000, n_validation=2000, epochs=200, lr=1e-3, batch_size=128, optimizer="sgd"),
