@@ -27,7 +27,8 @@ book: $(STAMP)
 	rm -rf _build
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-# The same book on other random draws and another thread count: CI's second build. Every claim must
+# The same book on other random draws and another thread count: CI's second build (at an offset derived
+# from the commit, see .ci/run). Every claim must
 # hold here too (CONTRIBUTING.md, "Stochastic claims"). The output goes to _build/variant/_build/html.
 SEED_OFFSET ?= 1
 THREADS     ?= 2

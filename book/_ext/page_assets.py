@@ -15,7 +15,10 @@ source has no ``.ipynb`` beside it.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from docutils import nodes
 
 
 def _dedupe_scripts(app, pagename, templatename, context, doctree):
@@ -45,7 +48,30 @@ def _drop_launch_buttons_without_notebook(app, pagename, templatename, context, 
     context["header_buttons"] = [b for b in buttons if b.get("label") != "launch-buttons"]
 
 
+def caption_alt(caption: str, limit: int = 300) -> str:
+    """Alt text from a figure's caption: its first sentence, without TeX markup, at most ``limit`` characters."""
+    text = re.sub(r"\\[a-zA-Z]+\s*", "", caption)          # \sigma -> sigma-less text; keeps the words
+    text = re.sub(r"[${}^_\\]", "", text)
+    text = " ".join(text.split())
+    first = re.split(r"(?<=[.;:])\s", text, maxsplit=1)[0]
+    return first[:limit].rstrip()
+
+
+def _figure_alt_text(app, doctree, docname):
+    """A figure image without alt text gets its caption's first sentence (HTML would fall back to the file name).
+
+    Chapters set a proper alt text in the figure cell (``mystnb: image: alt:``); this is the fallback."""
+    for fig in doctree.findall(nodes.figure):
+        captions = list(fig.findall(nodes.caption))
+        if not captions:
+            continue
+        for img in fig.findall(nodes.image):
+            if not img.get("alt"):
+                img["alt"] = caption_alt(captions[0].astext())
+
+
 def setup(app):
+    app.connect("doctree-resolved", _figure_alt_text)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     # after sphinx-book-theme's add_launch_buttons (priority 501)
     app.connect("html-page-context", _drop_launch_buttons_without_notebook, priority=600)

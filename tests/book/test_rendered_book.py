@@ -10,6 +10,7 @@ page has one. A full-page screenshot of each page goes to ``_build/screenshots/`
 """
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import os
@@ -109,6 +110,79 @@ IMAGES = """() => Array.from(document.images).map(i => ({src: i.currentSrc || i.
                                                    w: i.naturalWidth, h: i.naturalHeight}))"""
 
 
+#: what a reader sees that a textbook should not show (CONTRIBUTING.md, "Reading the page"), measured on the
+#: visible part of the page: collapsed "show code" toggles are not visible
+READING = r"""() => {
+  const closedDetails = e => { for (let d = e.closest('details'); d; d = d.parentElement && d.parentElement.closest('details'))
+                                 if (!d.open) return true; return false; };
+  const shown = e => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden' && !closedDetails(e);
+  const main = document.querySelector('article') || document.querySelector('main') || document.body;
+  const longest = t => t.split('\n').reduce((a, b) => a.length >= b.length ? a : b, '').trim().slice(0, 70);
+  const out = {};
+  const pres = Array.from(main.querySelectorAll('div.cell_input pre')).filter(shown);
+  out.code_total = pres.length;
+  out.code_scroll = pres.filter(p => p.scrollWidth > p.clientWidth + 1).map(p => longest(p.textContent));
+  const code = pres.map(p => p.textContent.replace(/\s+/g, ' ')).join(' ');
+  out.claim_twice = Array.from(main.querySelectorAll('.npl-claim')).filter(shown).map(c => {
+      const t = c.cloneNode(true);
+      t.querySelectorAll('.npl-claim-mark, .npl-claim-detail').forEach(x => x.remove());
+      return t.textContent.replace(/\s+/g, ' ').trim(); })
+    .filter(s => s.length >= 30 && code.includes(s.slice(0, 60)));
+  out.raw_math = []; out.raw_table = [];
+  for (const e of Array.from(main.querySelectorAll('p, li, td, th, figcaption, dd, dt')).filter(shown)) {
+    if (e.closest('pre, .cell_input, .cell_output .output.text_plain, .output.stream')) continue;
+    const c = e.cloneNode(true);
+    c.querySelectorAll('code, pre, mjx-container, .math, script, p, li').forEach(x => x.remove());
+    const t = c.textContent;
+    if (/\$\$|(^|[^\\\w])\$[^$\s][^$]*\$/.test(t)) out.raw_math.push(t.trim().slice(0, 90));
+    if (/\|\s*:?-{3,}:?\s*\|/.test(t) || /(^|\n)\s*\|[^|\n]+\|[^|\n]+\|/.test(t)) out.raw_table.push(t.trim().slice(0, 90));
+  }
+  const outputs = Array.from(main.querySelectorAll('div.cell_output .output')).filter(shown);
+  const bare = /^\s*(-?\d+(\.\d+)?(e[-+]?\d+)?|None|True|False|\(\)|\[\]|<[\w.]+ (object )?at 0x[0-9a-f]+>|\[<matplotlib[^\n]*\]|Text\([^\n]*\)|<Figure size [^\n]*>)\s*$/;
+  out.bare_output = outputs.filter(o => o.classList.contains('text_plain') && bare.test(o.textContent))
+                           .map(o => o.textContent.trim().slice(0, 60));
+  out.pipe_output = outputs.filter(o => /(^|\n)\s*\|\s*:?-{3,}/.test(o.textContent)).map(o => longest(o.textContent));
+  out.wide_math = Array.from(main.querySelectorAll('mjx-container[display="true"], mjx-container[display="block"]')).filter(shown)
+    .filter(m => { const box = m.parentElement.getBoundingClientRect(), inner = (m.firstElementChild || m).getBoundingClientRect();
+                   return inner.width > box.width + 2 || inner.right > box.right + 2 || inner.left < box.left - 2; })
+    .map(m => (m.textContent || '').slice(0, 50));
+  const tables = Array.from(main.querySelectorAll('table')).filter(shown)
+    .map(t => t.textContent.replace(/\s+/g, ' ').trim()).filter(t => t.length > 40);
+  out.table_twice = tables.filter((t, i) => tables.indexOf(t) !== i).map(t => t.slice(0, 60));
+  out.shrunk = []; out.bad_alt = []; out.no_zoom = [];
+  for (const i of Array.from(main.querySelectorAll('img')).filter(shown)) {
+    const name = (i.getAttribute('src') || '').split('/').pop();
+    const alt = (i.getAttribute('alt') || '').trim();
+    if (alt.length < 15 || alt === name || /\.(png|jpe?g|svg|gif)$/i.test(alt) || /^[\w-]+$/.test(alt)) out.bad_alt.push(`${name} (alt "${alt}")`);
+    const w = i.getBoundingClientRect().width;
+    if (i.naturalWidth && w < 0.97 * i.naturalWidth) out.shrunk.push(`${name}: ${Math.round(w)} of ${i.naturalWidth} px`);
+    const a = i.closest('a[href]');
+    if (!a) out.no_zoom.push(name);
+  }
+  return out;
+}"""
+
+#: at most this fraction of a page's visible code cells may scroll sideways
+MAX_SCROLLING_CODE = 0.05
+
+
+def reading_problems(page) -> list[str]:
+    """The reading defects of an open page (see READING), as readable lines."""
+    r = page.evaluate(READING)
+    out = []
+    if r["code_scroll"] and len(r["code_scroll"]) > MAX_SCROLLING_CODE * r["code_total"]:
+        out.append(f"{len(r['code_scroll'])} of {r['code_total']} visible code cells scroll sideways: {r['code_scroll'][:3]}")
+    labels = {"claim_twice": "claim statement shown twice (in visible code and in its box)",
+              "raw_math": "raw $ math in text", "raw_table": "raw pipe-table text", "bare_output": "bare return value output",
+              "pipe_output": "a markdown table printed as text", "wide_math": "display math wider than its container",
+              "table_twice": "table shown twice", "shrunk": "figure shrunk below its natural size",
+              "bad_alt": "image without alt text saying what it shows", "no_zoom": "figure that cannot be opened full size"}
+    for key, label in labels.items():
+        if r[key]:
+            out.append(f"{label}: {r[key][:3]}" + (f" and {len(r[key]) - 3} more" if len(r[key]) > 3 else ""))
+    return out
+
+
 def _redirect_target(path: Path) -> str | None:
     m = re.search(r'<meta http-equiv="Refresh" content="0; url=([^"]+)"', path.read_text(errors="replace"), re.I)
     return m.group(1) if m else None
@@ -117,7 +191,7 @@ def _redirect_target(path: Path) -> str | None:
 def page_problems(browser, server: str, site: Path, page_path: str, screenshot: Path | None = None) -> list[str]:
     """Everything wrong with one page of the site served at ``server``, as readable lines."""
     problems: list[str] = []
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"uncaught exception: {e}"))
     page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url} ({r.failure})")
@@ -136,6 +210,7 @@ def page_problems(browser, server: str, site: Path, page_path: str, screenshot: 
     for img in page.evaluate(IMAGES):
         if not img["ok"]:
             problems.append(f"image not loaded: {img['src']}")
+    problems += reading_problems(page)
 
     here = site / page_path
     for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
@@ -207,3 +282,49 @@ def test_the_checker_finds_broken_pages(tmp_path, browser):
                      "HTTP 404", "broken link: nope.html", "missing anchor: #nowhere"):
         assert expected in problems, (expected, problems)
     assert "#here" not in problems
+
+
+READING_PAGE = r"""<!DOCTYPE html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<style>article { width: 600px; } pre { overflow-x: auto; }</style>
+<script>window.MathJax = {options: {processHtmlClass: "math"}}</script>
+<script defer src="mathjax/es5/tex-mml-chtml.js"></script></head>
+<body><article>
+<div class="cell"><div class="cell_input"><pre>claim_close("The variance map of a dropout network is the identity at the critical point, for every q.", measured, 1.0, rtol=1e-12, evidence="closed form")</pre></div>
+<div class="cell_output"><div class="npl-claim"><span class="npl-claim-mark">Claim 1</span> The variance map of a dropout network is the identity at the critical point, for every q.<div class="npl-claim-detail">measured 1</div></div>
+<div class="output text_plain"><pre>1</pre></div>
+<div class="output text_plain"><pre>| layer | type |
+|---|---|
+| 0 | Linear |</pre></div></div></div>
+<details class="hide"><summary>show code</summary><div class="cell_input"><pre>a_hidden_line_that_is_very_long_and_would_scroll_if_it_were_visible_on_the_page_but_it_is_folded = 1</pre></div></details>
+<p>A raw $\sigma_w^2$ and a raw display $$q = 1$$ in text.</p>
+<p>| situation | guideline |<br>|---|---|</p>
+<div class="math notranslate nohighlight">\[ q^{l+1} = \sigma_w^2\mu_2 E[\phi(h)^2] + \sigma_b^2 + \sigma_w^2\mu_2 E[\phi(h)^2] + \sigma_b^2 + \sigma_w^2\mu_2 E[\phi(h)^2] + \sigma_b^2 + \sigma_w^2\mu_2 E[\phi(h)^2] + \sigma_b^2 + \sigma_w^2\mu_2 E[\phi(h)^2] + \sigma_b^2 \]</div>
+<table><tr><td>keep probability</td><td>0.8</td><td>critical weight variance</td><td>1.6</td></tr></table>
+<table><tr><td>keep probability</td><td>0.8</td><td>critical weight variance</td><td>1.6</td></tr></table>
+<img src="wide.png" alt="wide.png" style="max-width: 100%">
+</article></body></html>"""
+
+
+def test_the_reading_checks_find_each_defect(tmp_path, browser):
+    """make check-browser must fail on a page that breaks the reading rules: one of each defect."""
+    shutil.copytree(ROOT / "book" / "_static" / "mathjax", tmp_path / "mathjax")
+    # a 900 px wide image shown in a 600 px column
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAA4QAAAAUCAAAAADwq6w5AAAAYUlEQVR4nO3OMQEAAAwCIKMv+mJ4CAnIAVVpB2Bd2gFYl3YA1qUdgHVp"
+                           "B2Bd2gFYl3YA1qUdgHVpB2Bd2gFYl3YA1qUdgHVpB2Bd2gFYl3YA1qUdgHVpB2Bd2gFYl3YA1j2apioOnxtgwAAAAABJRU5ErkJggg==")
+    (tmp_path / "wide.png").write_bytes(png)
+    (tmp_path / "reading.html").write_text(READING_PAGE)
+    httpd, url = _serve(tmp_path)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(urljoin(url, "reading.html"), wait_until="load")
+        page.evaluate(MATHJAX_DONE)
+        found = "\n".join(reading_problems(page))
+        page.close()
+    finally:
+        httpd.shutdown()
+    for expected in ("1 of 1 visible code cells scroll sideways", "claim statement shown twice", "raw $ math in text",
+                     "raw pipe-table text", "bare return value output: ['1']", "a markdown table printed as text",
+                     "display math wider than its container", "table shown twice", "figure shrunk below its natural size",
+                     "image without alt text", "figure that cannot be opened full size"):
+        assert expected in found, (expected, found)
+    assert "a_hidden_line" not in found
