@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -265,10 +266,12 @@ def test_converter_renders_myst_as_plain_markdown(tiny_book):
     assert "(sec-tiny)=" not in md
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code[0].source.endswith('"noisyprop_lib @ git+https://github.com/noisyprop/noisyprop@v0.0.1"')
-    assert code[-1].metadata["jupyter"] == {"source_hidden": True}   # the solution's code cell
+    # the solution's code cell: folded in JupyterLab (source_hidden) and in Colab (a form cell with a title)
+    assert code[-1].metadata["jupyter"] == {"source_hidden": True} and code[-1].metadata["cellView"] == "form"
     assert [c.source for c in code[1:]] == [
         'from noisyprop_lib.book.glue import glue\nglue("tiny_x", 0.123456)\nglue("tiny_n", 7)',
-        'print("figure")', "print(1)"]
+        'print("figure")',
+        '# @title Solution code (double-click to show) { display-mode: "form" }\nprint(1)']
     assert C.glue_keys(tiny_book / "chapters" / "ch01_tiny.md") == {"tiny_x": {".3f"}, "tiny_n": {None}}
 
 
@@ -432,3 +435,30 @@ def test_every_chapter_notebook_folds_its_solutions():
         text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
         assert text.count("<details>") == text.count("</details>") >= md.read_text().count("{solution-start}"), md.name
         assert "**Solution to" not in text, md.name
+
+
+def test_display_math_is_never_in_a_block_quote(tiny_book):
+    """JupyterLab renders `> $$` with stray `>` signs: a quoted box is closed around its display equations."""
+    md = tiny_book / "chapters" / "ch01_tiny.md"
+    md.write_text(CHAPTER.replace("Nothing happens.", "Nothing happens:\n\n$$\nx = 1\n$$\n\nthen it ends."))
+    text = _markdown(C.render(md, GLUE, root=tiny_book))
+    assert "\n\n$$\nx = 1\n$$\n\n> then it ends." in text and not re.search(r"^>\s*\$\$", text, re.M)
+
+
+def _glued_markdown(source: str) -> set:
+    return set(re.findall(r"glue(?:_values)?\([^)]*?Markdown\((\w+)\)", source))
+
+
+@pytest.mark.parametrize("md", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_notebooks_read_as_a_reader_expects(md):
+    """No display math in a block quote, no table shown twice, every solution's code folded."""
+    nb = nbformat.read(md.with_suffix(".ipynb"), as_version=4)
+    for k, c in enumerate(nb.cells):
+        if c.cell_type == "markdown":
+            assert not re.search(r"^>\s*\$\$", c.source, re.M), f"{md.name} cell {k}: display math in a block quote"
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    twice = _glued_markdown(code) & set(re.findall(r"display\(Markdown\((\w+)\)\)", code))
+    assert not twice, f"{md.name}: tables {sorted(twice)} are displayed and also glued into the text"
+    for k, c in enumerate(nb.cells):
+        if c.cell_type == "code" and c.metadata.get("jupyter", {}).get("source_hidden"):
+            assert c.metadata.get("cellView") == "form" and c.source.startswith("# @title"), (md.name, k)

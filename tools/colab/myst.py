@@ -25,6 +25,7 @@ class Context:
     solution_heads: list = field(default_factory=list)  # summaries of the open solution-start blocks
     details_open: bool = False   # a <details> element of a gated solution is open in the current cell
     details_count: int = 0       # how many <details> the innermost open solution has had (0: none yet)
+    quote_math: bool = False     # a display equation is open inside quoted (exercise) text: left unquoted
 
     @property
     def in_solution(self) -> bool:
@@ -41,8 +42,32 @@ def _details_open(summary: str) -> list[str]:
     return ["<details>", f"<summary><b>{summary}</b></summary>", ""]
 
 
+def _quote_line(line: str, in_math: bool) -> tuple[list[str], bool]:
+    """One line of a quoted box, and whether a display equation is open after it.
+
+    Display math ($$ ... $$) is never put in a block quote: JupyterLab renders ``> $$`` with stray ``>``
+    signs. The quote is closed before the equation (a blank line) and reopened after it."""
+    stripped = line.strip()
+    if not (in_math or stripped.startswith("$$")):
+        return [("> " + line).rstrip()], False
+    out = [""] if not in_math else []
+    out.append(line)
+    if stripped.count("$$") % 2 == 1:
+        in_math = not in_math
+    if not in_math:
+        out.append("")
+    return out, in_math
+
+
 def _quote(text: str) -> str:
-    return "\n".join(("> " + line).rstrip() for line in text.strip("\n").split("\n"))
+    out, in_math = [], False
+    for line in text.strip("\n").split("\n"):
+        lines, in_math = _quote_line(line, in_math)
+        out.extend(lines)
+    # an empty quote line next to an unquoted equation only adds an empty box edge
+    out = [ln for k, ln in enumerate(out) if not (ln == ">" and ((k and out[k - 1] == "") or
+                                                                 (k + 1 < len(out) and out[k + 1] == "")))]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n")
 
 
 def _split_options(body: list[str]) -> tuple[dict, list[str]]:
@@ -211,7 +236,11 @@ class Converter:
             self.ctx.details_open = True
             self.ctx.details_count += 1
             return _details_open(head) + lines
-        return [("> " + ln).rstrip() for ln in lines]
+        out = []
+        for ln in lines:
+            quoted, self.ctx.quote_math = _quote_line(ln, self.ctx.quote_math)
+            out.extend(quoted)
+        return out
 
     def _close_details(self):
         self.ctx.details_open = False

@@ -54,9 +54,14 @@ def render(md_path: Path, glue: dict | None, root: Path = ROOT, index: BookIndex
             cells.append(nbformat.v4.new_code_cell(install_source(root), metadata={"tags": list(INSTALL_TAGS)}))
             install_done = True
         meta = {"tags": tags} if tags else {}
-        if ctx.in_solution:      # a solution's code: folded where the front end honours it (JupyterLab, Notebook 7)
+        source = cell.source
+        if ctx.in_solution:
+            # a solution's code stays folded: JupyterLab and Notebook 7 honour source_hidden, Colab shows a
+            # form cell (cellView "form") as its title only until it is opened
             meta["jupyter"] = {"source_hidden": True}
-        cells.append(nbformat.v4.new_code_cell(cell.source, metadata=meta))
+            meta["cellView"] = "form"
+            source = "# @title Solution code (double-click to show) { display-mode: \"form\" }\n" + source
+        cells.append(nbformat.v4.new_code_cell(source, metadata=meta))
         fig = (cell.metadata.get("mystnb") or {}).get("figure")
         if fig:
             number = index.figure_number(doc, fig.get("name"), ctx.next_number("figure"))
