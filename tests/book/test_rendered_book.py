@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import functools
 import http.server
+import math
 import os
 import re
 import shutil
@@ -328,3 +329,106 @@ def test_the_reading_checks_find_each_defect(tmp_path, browser):
                      "image without alt text", "figure that cannot be opened full size"):
         assert expected in found, (expected, found)
     assert "a_hidden_line" not in found
+
+
+#: the four interactive figures and the page each lives on
+INTERACTIVE_PAGES = {"npl-cobweb-explorer": "chapters/ch04_noisy_variance_map.html",
+                     "npl-keep-explorer": "chapters/ch05_noisy_correlation_dynamics.html",
+                     "npl-overflow-explorer": "chapters/ch06_trainable_depth.html",
+                     "npl-residual-explorer": "chapters/ch11_noisy_residual_networks.html"}
+
+
+def _library_readouts(fig_id: str, values: list) -> dict:
+    """The library's values at a slider setting, computed here, not read from the figure."""
+    import noisyprop_lib as npl
+
+    if fig_id == "npl-keep-explorer":
+        fp = npl.correlation_fixed_point_analysis(npl.Dropout(values[0]))
+        return {"c*": fp.c_star, "χ(c*)": fp.chi, "6 ξ_c (layers)": npl.trainable_depth(npl.Dropout(values[0]))}
+    if fig_id == "npl-cobweb-explorer":
+        sw2, p = values
+        q = npl.variance_fixed_point(sw2, 0.05, npl.Dropout(p), q0=2.5)
+        return {"slope of the variance map": sw2 / (2 * p), **({"q*": q} if math.isfinite(q) else {})}
+    if fig_id == "npl-overflow-explorer":
+        p, sw2 = values
+        return {"failure depth (layers)": npl.overflow_depth(sw2, npl.Dropout(p), q0=1.0, dtype="float32"),
+                "critical σ_w² = 2p": 2 * p}
+    a2, depth = values
+    q, c = npl.iterate_residual_maps(1.0, 0.5, int(depth), 1.6, noise=npl.Dropout(0.8), alpha=math.sqrt(a2))
+    return {"growth qᴸ/q⁰": q[-1], "correlation cᴸ": c[-1]}
+
+
+def _move_and_read(page, fig_id: str, index: list) -> tuple:
+    """Set the figure's sliders to ``index``; return its state key, path data and read-outs (as shown)."""
+    return page.evaluate("""([id, index]) => {
+      const div = document.getElementById(id);
+      div.querySelectorAll('input[data-control]').forEach((inp, k) => {
+        inp.value = String(index[k]); inp.dispatchEvent(new Event('input', {bubbles: true})); });
+      const paths = Array.from(div.querySelectorAll('path')).map(p => p.getAttribute('d')).join('|');
+      const values = Array.from(div.querySelectorAll('input[data-control]')).map(i => +i.max);
+      const read = {};
+      div.querySelectorAll('td[data-readout]').forEach(td => { read[td.dataset.readout] = td.textContent; });
+      return [div.getAttribute('data-state'), paths, read, values];
+    }""", [fig_id, index])
+
+
+def check_interactive(page, fig_id: str) -> list[str]:
+    """Move every control of one interactive figure to its two ends: the plot changes, and the read-outs
+    shown are the library's values there (to the 4 digits shown)."""
+    from noisyprop_lib.book import interactive_figures as F
+
+    grids = {"npl-keep-explorer": [F.KEEP_GRID], "npl-cobweb-explorer": [F.COBWEB_SIGMA_W2, F.COBWEB_KEEP],
+             "npl-overflow-explorer": [F.OVERFLOW_KEEP, F.OVERFLOW_SIGMA_W2],
+             "npl-residual-explorer": [F.RESIDUAL_ALPHA2, F.RESIDUAL_DEPTHS]}[fig_id]
+    if not page.query_selector(f"#{fig_id}"):
+        return [f"interactive figure {fig_id} is missing"]
+    problems, seen = [], set()
+    for index in ([0] * len(grids), [len(g) - 1 for g in grids]):
+        key, paths, read, _ = _move_and_read(page, fig_id, index)
+        if key != ",".join(map(str, index)):
+            problems.append(f"{fig_id}: sliders at {index} but the figure shows state {key}")
+        seen.add(paths)
+        for name, value in _library_readouts(fig_id, [float(g[i]) for g, i in zip(grids, index)]).items():
+            shown = read.get(name)
+            value = float(value)
+            if shown is None or (math.isfinite(value) and abs(float(shown) - value) > 1e-3 * abs(value) + 1e-12):
+                problems.append(f"{fig_id} at {index}: {name} shows {shown!r}, the library gives {value:.6g}")
+    if len(seen) < 2:
+        problems.append(f"{fig_id}: moving the sliders does not change the plot")
+    return problems
+
+
+def test_interactive_figures_respond_and_match_the_library(tmp_path, browser):
+    """The four figures, outside the book: each control moves the plot and the read-outs follow the library."""
+    from noisyprop_lib.book import interactive_figures as F
+
+    figs = [F.keep_probability_explorer(), F.cobweb_explorer(), F.overflow_depth_explorer(), F.residual_explorer()]
+    wrong = F.keep_probability_explorer()   # a figure whose read-out disagrees with the library must be caught
+    wrong.figure_id = "npl-keep-explorer-wrong"
+    wrong.states["0"]["readouts"]["c*"] *= 1.01
+    (tmp_path / "wrong.html").write_text(wrong._repr_html_().replace("npl-keep-explorer-wrong", "npl-keep-explorer"))
+    (tmp_path / "figs.html").write_text("<!DOCTYPE html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'>"
+                                        "</head><body>" + "".join(f._repr_html_() for f in figs) + "</body></html>")
+    httpd, url = _serve(tmp_path)
+    try:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(urljoin(url, "figs.html"), wait_until="load")
+        problems = [p for f in figs for p in check_interactive(page, f.figure_id)] + errors
+        page.goto(urljoin(url, "wrong.html"), wait_until="load")
+        caught = check_interactive(page, "npl-keep-explorer")
+        page.close()
+    finally:
+        httpd.shutdown()
+    assert not problems, "\n".join(problems)
+    assert any("c* shows" in p for p in caught), caught
+
+
+@pytest.mark.parametrize("fig_id", sorted(INTERACTIVE_PAGES))
+def test_interactive_figures_in_the_book(fig_id, server, browser):
+    page = browser.new_page()
+    page.goto(urljoin(server, INTERACTIVE_PAGES[fig_id]), wait_until="load")
+    problems = check_interactive(page, fig_id)
+    page.close()
+    assert not problems, "\n".join(problems)
