@@ -8,8 +8,9 @@ initialised at :math:`u_0 = \sqrt2\,\alpha`, :math:`v_0 = 0` (so
 
 .. math::
 
-   g_k = \nabla L_{\mathcal B_k}(u_k\odot v_k),\qquad
-   u_{k+1} = u_k - \gamma g_k\odot v_k,\qquad v_{k+1} = v_k - \gamma g_k\odot u_k .
+   g_k &= \nabla L_{\mathcal B_k}(u_k\odot v_k),\\
+   u_{k+1} &= u_k - \gamma\, g_k\odot v_k,\\
+   v_{k+1} &= v_k - \gamma\, g_k\odot u_k .
 
 The subpackage provides
 

@@ -5,9 +5,9 @@ finds for every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` the noise and the
 activation between it and its source, and draws its weights from
 
 .. math:: W_{ij}\sim\mathcal N\!\left(0, \frac{\sigma_w^2}{N_\text{in}}\right),\qquad
-          \sigma_w^2 = \frac{2}{\mu_2\,(1+\alpha^2)},\ b = 0\ \text{(rectifiers)},
+          \sigma_w^2 = \frac{2}{\mu_2\,(1+\alpha^2)},\qquad b = 0
 
-so that the noisy variance map :math:`q^{l} = \sigma_w^2\,\mu_2\,E[\phi(h^{l-1})^2]`
+for rectifiers, so that the noisy variance map :math:`q^{l} = \sigma_w^2\,\mu_2\,E[\phi(h^{l-1})^2]`
 is the identity (Pretorius et al., 2018). For smooth activations (tanh, GELU,
 SiLU, ELU) the weight and bias variances of :func:`noisyprop_lib.critical_point`
 put a non-amplifying fixed point of the map at unit second moment; residual
@@ -134,9 +134,9 @@ def critical_init_(
     the theory covers, the layer gets
 
     .. math:: W\sim\mathcal N\!\left(0,\frac{\sigma_w^2}{N_\text{in}}\right),\quad b = 0,\qquad
-              \sigma_w^2 = \frac{2}{\mu_2(1+\alpha^2)}\ \text{(ReLU, leaky ReLU, PReLU)}
+              \sigma_w^2 = \frac{2}{\mu_2(1+\alpha^2)}
 
-    (Pretorius et al., 2018); for tanh, GELU, SiLU and ELU, the
+    for ReLU, leaky ReLU and PReLU (Pretorius et al., 2018); for tanh, GELU, SiLU and ELU, the
     :math:`(\sigma_w^2, \sigma_b^2)` of :func:`~noisyprop_lib.critical_point` at
     the operating point :math:`q_0 = 1` (a fixed point of the noisy variance map
     there whose slope and gradient factor are at most 1; the bias

@@ -6,9 +6,12 @@ the infinite-width limit gives (Poole et al., 2016; Pretorius et al., 2018)
 
 .. math::
 
-   q^l_{aa} &= \sigma_w^2\,\mu_2\,E[\phi(u_a)^2] + \sigma_b^2 &&\text{(multiplicative noise)}\\
-   q^l_{aa} &= \sigma_w^2\,(E[\phi(u_a)^2] + \sigma_\epsilon^2) + \sigma_b^2 &&\text{(additive noise)}\\
-   q^l_{ab} &= \sigma_w^2\,\mu_1^2\,E[\phi(u_a)\phi(u_b)] + \sigma_b^2 &&\text{(independent masks, } a\ne b)
+   q^l_{aa} &= \sigma_w^2\,\mu_2\,E[\phi(u_a)^2] + \sigma_b^2,\\
+   q^l_{aa} &= \sigma_w^2\,(E[\phi(u_a)^2] + \sigma_\epsilon^2) + \sigma_b^2,\\
+   q^l_{ab} &= \sigma_w^2\,\mu_1^2\,E[\phi(u_a)\phi(u_b)] + \sigma_b^2,
+
+for multiplicative noise, for additive noise, and for two inputs :math:`a\ne b`
+with independent masks.
 
 Noise enters the diagonal only, because the masks of two different inputs
 are independent. With ``shared_mask=True`` both inputs see the same mask and
