@@ -6,6 +6,7 @@ the rectifier family (:class:`noisyprop_lib.LeakyReLU`) are built on it.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -40,17 +41,23 @@ def arccos_kernel_excess(c):
     r""":math:`R(c) - c = \frac1\pi\int_c^1 \arccos t\,dt`, computed without cancellation near :math:`c=1`.
 
     Near :math:`c = 1` the two terms of :math:`\sqrt{1-c^2} - c\arccos c` nearly
-    cancel; for :math:`\varepsilon = 1-c < 10^{-2}` the series
-    :math:`\frac{\sqrt2}{\pi}\varepsilon^{3/2}\big(\tfrac23 + \tfrac{\varepsilon}{30} + \tfrac{3\varepsilon^2}{560} + \dots\big)`
-    (eight terms) is used instead.
+    cancel; for :math:`\varepsilon = 1-c < 0.3` the series
+    :math:`\frac{\sqrt2}{\pi}\varepsilon^{3/2}\sum_n \frac{a_n}{2^n(n+3/2)}\varepsilon^n
+    = \frac{\sqrt2}{\pi}\varepsilon^{3/2}\big(\tfrac23 + \tfrac{\varepsilon}{30} + \tfrac{3\varepsilon^2}{560} + \dots\big)`,
+    :math:`a_n = \binom{2n}{n}/(4^n(2n+1))` (30 terms), is used instead. Against a 50-digit reference the
+    result is within 5 ulp over :math:`c\in[-1, 1]`.
     """
     c = _check_c(c)
     return scalar_or_array(_excess_from_eps(1.0 - c))
 
 
 # coefficients of (R(1 - e) - (1 - e)) / (sqrt(2)/pi e^{3/2}) in powers of e, from integrating
-# arccos(1 - t) = 2 arcsin(sqrt(t/2)) term by term (checked against sympy in the tests)
-_EXCESS_SERIES = (2 / 3, 1 / 30, 3 / 560, 5 / 4032, 35 / 101376, 63 / 585728, 77 / 2129920, 143 / 11141120)
+# arccos(1 - t) = 2 arcsin(sqrt(t/2)) term by term: a_n / (2^n (n + 3/2)) with a_n = C(2n, n) / (4^n (2n + 1)),
+# the arcsin series (checked against sympy in the tests); 30 terms reach 1e-17 relative at e = 0.3
+_EXCESS_SERIES = tuple(float(Fraction(math.comb(2 * n, n), 4**n * (2 * n + 1)) / (2**n * Fraction(2 * n + 3, 2)))
+                       for n in range(30))
+#: below this eps = 1 - c the series is used; above it the closed form, whose cancellation is mild there
+_SERIES_BELOW = 0.3
 
 
 def _excess_from_eps(eps):
@@ -61,7 +68,7 @@ def _excess_from_eps(eps):
     flip = e0 > 1.0
     e = np.where(flip, 2.0 - e0, e0)
     out = np.empty(e.shape)
-    small = e < 1e-2
+    small = e < _SERIES_BELOW
     es = e[small]
     poly = np.zeros_like(es)
     for coef in reversed(_EXCESS_SERIES):
