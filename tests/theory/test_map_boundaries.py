@@ -30,7 +30,7 @@ def test_correlations_of_identical_or_opposite_inputs_stay_in_range(act):
                     continue
                 assert np.all(np.abs(out) <= 1.0), (act, s, sb, nz, out)
     # at the variance fixed point (q=None): tanh at sigma_w2 = 4 without bias would give |c| = 1 + 8e-15 unclipped
-    for s in (3.5, 4.0):
+    for s in (3.5, 4.0) if act in ("tanh", "erf") else ():  # bounded activations: a finite fixed point
         out = npl.correlation_map(np.array([-1.0, 1.0]), s, 0.0, None, act)
         assert np.all(np.abs(out) <= 1.0), (act, s, out)
     # without noise, identical inputs stay identical: c = 1 maps to 1 to rounding
