@@ -19,6 +19,31 @@ from sphinx.util.docutils import SphinxDirective
 
 _CLAIM_RE = re.compile(r'data-npl-claim="([^"]*)"')
 
+#: evidence kinds that check the library against itself or a formula typed in the cell, not a scientific result
+LIBRARY_CHECKS = frozenset({"closed form", "numeric route", "behaviour"})
+
+_FILTER = """<div class="npl-ledger-filter" role="group" aria-label="Show claims">Show:
+<button type="button" data-show="all" aria-pressed="true">all claims</button>
+<button type="button" data-show="science" aria-pressed="false">scientific claims</button>
+<button type="button" data-show="library" aria-pressed="false">library checks</button></div>
+<script>
+document.addEventListener("DOMContentLoaded", () => {
+  const buttons = document.querySelectorAll(".npl-ledger-filter button");
+  buttons.forEach((b) => b.addEventListener("click", () => {
+    const show = b.dataset.show;
+    buttons.forEach((o) => o.setAttribute("aria-pressed", String(o === b)));
+    document.querySelectorAll("table.npl-claims-ledger tbody tr").forEach((tr) => {
+      tr.style.display = show === "all" || tr.classList.contains("npl-kind-" + show) ? "" : "none";
+    });
+  }));
+});
+</script>"""
+
+
+def claim_kind(evidence) -> str:
+    """``"library"`` for a self-check of the library, ``"science"`` for a claim about the mathematics or the data."""
+    return "library" if evidence in LIBRARY_CHECKS else "science"
+
 
 class claims_ledger_placeholder(nodes.General, nodes.Element):
     """Replaced by the ledger table at write time."""
@@ -84,8 +109,8 @@ def _cell(content):
     return entry
 
 
-def _table(rows, headers, widths):
-    table = nodes.table(classes=["npl-claims-ledger"])
+def _table(rows, headers, widths, row_classes=None, table_class="npl-claims-ledger"):
+    table = nodes.table(classes=[table_class])
     group = nodes.tgroup(cols=len(headers))
     table += group
     for w in widths:
@@ -98,8 +123,8 @@ def _table(rows, headers, widths):
     thead += hrow
     tbody = nodes.tbody()
     group += tbody
-    for r in rows:
-        row = nodes.row()
+    for k, r in enumerate(rows):
+        row = nodes.row(classes=[row_classes[k]] if row_classes else [])
         for c in r:
             row += _cell(c)
         tbody += row
@@ -120,7 +145,25 @@ def _fill(app, doctree, fromdocname):
             "A claim that fails stops the build, so a rendered ledger lists only claims that held."
         )
         summary["classes"].append("npl-ledger-summary")
-        content = [summary]
+        explain = nodes.paragraph(
+            text="Scientific claims check a result: a derivation (symbolic), a simulation against theory (Monte "
+            "Carlo), an experiment, a value printed in the paper, from the authors' code, or recomputed for this "
+            "book. Library checks test the companion library against an independent formula or algorithm, or its "
+            "behaviour on bad input. The table below counts them per chapter; the buttons filter the lists.")
+        per_chapter = []
+        for doc in order:
+            recs = claims[doc]
+            kinds = {}
+            for r in recs:
+                kinds[r.get("evidence") or "unstated"] = kinds.get(r.get("evidence") or "unstated", 0) + 1
+            science = sum(1 for r in recs if claim_kind(r.get("evidence")) == "science")
+            title = env.titles[doc].astext() if doc in env.titles else doc
+            per_chapter.append([title, str(len(recs)), str(science), str(len(recs) - science),
+                                ", ".join(f"{k} {v}" for k, v in sorted(kinds.items(), key=lambda kv: -kv[1]))])
+        content = [summary, explain,
+                   _table(per_chapter, ["Chapter", "Claims", "Scientific", "Library checks", "By evidence"], [24, 8, 10, 10, 48],
+                          table_class="npl-ledger-counts"),
+                   nodes.raw("", _FILTER, format="html")]
         for doc in order:
             title = env.titles[doc].astext() if doc in env.titles else doc
             docuri = app.builder.get_relative_uri(fromdocname, doc)
@@ -129,15 +172,18 @@ def _fill(app, doctree, fromdocname):
             strong += nodes.reference("", title, refuri=docuri, internal=True)
             heading += strong
             heading += nodes.Text(f" ({len(claims[doc])} claims)")
-            rows = []
+            rows, kinds = [], []
             for rec in claims[doc]:
+                kinds.append(f"npl-kind-{claim_kind(rec.get('evidence'))}")
                 num = nodes.paragraph()
                 num += nodes.reference("", str(rec["number"]), refuri=f"{docuri}#claim-{rec['number']}", internal=True)
                 measured = rec["measured"] + (f" (expected {rec['expected']})" if rec.get("expected") else "")
                 if not rec.get("passed"):  # cannot happen in a finished build (a failing claim stops it)
                     measured += "; FAILED"
-                rows.append([num, rec["statement"], rec.get("evidence") or "unstated", rec["check"], rec["tolerance"], measured])
-            content += [heading, _table(rows, ["#", "Statement", "Evidence", "Check", "Tolerance", "Measured"], [4, 32, 10, 26, 12, 16])]
+                evidence = (rec.get("evidence") or "unstated") + (" (library check)" if claim_kind(rec.get("evidence")) == "library" else "")
+                rows.append([num, rec["statement"], evidence, rec["check"], rec["tolerance"], measured])
+            content += [heading, _table(rows, ["#", "Statement", "Evidence", "Check", "Tolerance", "Measured"],
+                                        [4, 32, 10, 26, 12, 16], kinds)]
         placeholder.replace_self(content)
 
 
