@@ -80,7 +80,10 @@ def test_passing_book_builds_and_ledger_lists_the_claim(passing_build):
     assert "This build checked 1 claims in 1 chapter; 1 passed." in ledger
     assert "tiny.html#claim-1" in ledger
     # the ledger names the kind of evidence of every claim, and does not repeat "passed" on every row
-    assert "<p>Evidence</p>" in ledger and "<p>closed form</p>" in ledger
+    assert "<p>Evidence</p>" in ledger and "<p>closed form (library check)</p>" in ledger
+    # scientific claims and library checks are told apart, counted per chapter and can be filtered
+    assert 'class="npl-kind-library' in ledger and "npl-ledger-counts" in ledger
+    assert 'data-show="science"' in ledger and 'data-show="library"' in ledger
     assert "; passed" not in ledger
     chapter = (book / "_build" / "html" / "chapters" / "tiny.html").read_text()
     assert "1.25" in chapter  # the glued value is in the text
