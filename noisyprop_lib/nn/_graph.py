@@ -242,3 +242,21 @@ def count_calls(nodes: list[GNode]) -> dict:
         if g.module is not None:
             calls[id(g.module)] = calls.get(id(g.module), 0) + 1
     return calls
+
+
+def shared_parameters(model) -> dict:
+    """``{id(module): [names of the other modules holding one of its parameters]}`` for tied weights.
+
+    Two modules that hold the same ``Parameter`` object (an embedding tied to an output projection, a weight
+    reused by assignment) are one set of weights: initialising each for its own place cannot be right."""
+    owners: dict = {}
+    for name, mod in model.named_modules(remove_duplicate=False):
+        for p in mod.parameters(recurse=False):
+            owners.setdefault(id(p), []).append((name, mod))
+    shared: dict = {}
+    for holders in owners.values():
+        distinct = {id(m): n for n, m in holders}
+        if len(distinct) > 1:
+            for n, m in holders:
+                shared.setdefault(id(m), set()).update(o for i, o in distinct.items() if i != id(m))
+    return {k: sorted(v) for k, v in shared.items()}

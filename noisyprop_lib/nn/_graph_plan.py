@@ -18,7 +18,7 @@ from torch import nn
 
 from ..theory import ADDITIVE, LeakyReLU, Noise
 from ._common import _fan_in, _Problem
-from ._graph import GNode, ancestors, count_calls, residual_depth, split_residual
+from ._graph import GNode, ancestors, count_calls, residual_depth, shared_parameters, split_residual
 from .walk import WalkedLayer, _is_lazy, _unsupported_module
 
 _LEVEL = ("input", "weight", "norm", "add", "scale")  # nodes whose output is a pre-activation
@@ -243,10 +243,17 @@ def plan_graph(nodes: list[GNode], model: nn.Module, default_noise, growth: floa
     plan = Plan()
     ends = residual_ends(nodes, growth, plan)
     calls = count_calls(nodes)
+    tied = shared_parameters(model)
     for g in nodes:
         if g.kind not in ("weight", "norm"):
             continue
         name = g.node.target
+        if id(g.module) in tied:
+            others = ", ".join(repr(o) for o in tied[id(g.module)])
+            plan.problems.append((name, f"it shares a parameter with {others} (tied weights): one initialisation "
+                                        "cannot suit every place the shared tensor is used, and the report would "
+                                        "not describe the tensor the model holds", True))
+            continue
         if calls[id(g.module)] > 1:
             plan.problems.append((name, f"it is called {calls[id(g.module)]} times in forward (shared weights): one "
                                         "initialisation cannot suit every place it is used", True))

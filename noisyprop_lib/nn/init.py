@@ -245,6 +245,7 @@ def critical_init_(
         # a single module, or a model torch.fx cannot trace: the chain walk, checked with hooks
         _check_chain(model, example_input, allow_functional_dropout=default_nz is not None)
         report, pending = _plan(_walk(model, default_nz), on_unknown)
+        _report_unanalysed(model, report)
         for module, sw2, sb2 in pending:
             _draw_(module, sw2, generator, sb2)
         return report
@@ -260,6 +261,20 @@ def critical_init_(
         measured = calibrate_(gm, model, [st for st in steps if st.rule == "calibrated"], calibration_data, generator, levels)
         moments = {g.name: m for g, m in measured.items()}
     return InitReport([_row(st) for st in steps], plan.skipped, plan.notes, moments)
+
+
+def _report_unanalysed(model: nn.Module, report: InitReport) -> None:
+    """Modules with parameters of their own that the chain walk neither set nor skipped: listed and warned about."""
+    done = {r.name for r in report} | {name for name, _ in report.skipped}
+    for name, mod in model.named_modules():
+        label = name or "<model>"  # the walker's name for a model that is a single module
+        if label in done or not any(True for _ in mod.parameters(recurse=False)):
+            continue
+        reason = (f"{type(mod).__name__} is a module critical_init_ does not analyse (no mean-field rule for it): its "
+                  "parameters are left as they are")
+        report.skipped.append((label, reason))
+        # stacklevel: warn <- _report_unanalysed <- critical_init_ <- the caller
+        warnings.warn(f"critical_init_: {label!r} left unchanged: {reason}", UserWarning, stacklevel=3)
 
 
 def _check_calibration_data(data) -> None:

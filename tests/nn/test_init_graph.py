@@ -396,3 +396,33 @@ def test_noisy_mlp_and_old_chains_unchanged():
     """The graph route gives the chain route's numbers on chains (the 0.1 behaviour)."""
     rep = critical_init_(npl.nn.NoisyMLP(5, 12, 4, 3, noise=npl.Dropout(0.8)))
     assert len(rep) == 5 and sw2(rep) == pytest.approx([1.0] + [1.6] * 4, rel=1e-12)
+
+
+def test_tied_weights_are_refused_naming_both_modules():
+    class Tied(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.act, self.b = nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8)
+            self.b.weight = self.a.weight  # one tensor, two places
+
+        def forward(self, x):
+            return self.b(self.act(self.a(x)))
+
+    m = Tied()
+    before = m.a.weight.detach().clone()
+    with pytest.raises(ValueError, match=r"layer 'a': it shares a parameter with 'b' \(tied weights\)"):
+        critical_init_(m)
+    assert torch.equal(m.a.weight, before)
+    with pytest.warns(UserWarning, match="tied weights"):
+        rep = critical_init_(m, on_unknown="warn")
+    assert {"a", "b"} <= {name for name, _ in rep.skipped} and torch.equal(m.a.weight, before)
+
+
+def test_a_bare_leaf_module_is_listed_and_warned_about():
+    lstm = nn.LSTM(4, 4)
+    before = [p.detach().clone() for p in lstm.parameters()]
+    with pytest.warns(UserWarning, match=r"'<model>' left unchanged: LSTM is a module critical_init_ does not analyse"):
+        rep = critical_init_(lstm, example_input=torch.randn(3, 2, 4))
+    assert len(rep) == 0 and [name for name, _ in rep.skipped] == ["<model>"]
+    assert all(torch.equal(a, b) for a, b in zip(before, lstm.parameters()))
+    assert critical_init_(nn.Linear(4, 4)).skipped == []  # a lone weight layer is still initialised
