@@ -109,6 +109,13 @@ def _calibrate_step(runner: _Runner, step) -> None:
                          f"output measured on calibration_data is {have:g} (its reference {step.ref.label}: {ref:g}); "
                          "check calibration_data (finite, not all zero) and the layers before it")
     if end is None:
+        if not ref > 0.0:
+            # e.g. a reference that follows a zero-initialised class token through torch.cat: scaling the layer
+            # to a target of 0 would switch it off silently
+            raise ValueError(f"critical_init_: cannot calibrate layer {step.node.node.target!r}: its target, the second "
+                             f"moment of {step.ref.label} on calibration_data, is {ref:g}; a calibration target of 0 "
+                             "would set the layer to zero. Initialise the parameter that feeds it (a class token, a "
+                             "positional embedding) to a non-zero scale first, or initialise this layer yourself")
         scale = math.sqrt(step.ratio * ref / have)
     else:
         # the branch is positively homogeneous in this layer's scale s, so the sum's second moment is

@@ -252,14 +252,23 @@ def critical_init_(
     nodes = read_graph(gm)
     plan = plan_graph(nodes, model, default_nz, growth, _analyse, direct_parameters(gm))
     steps = _settle(plan, on_unknown, calibration_data is not None)
-    for st in steps:
-        if st.rule == "analytic":
-            _draw_(st.node.module, st.sigma_w2, generator, st.sigma_b2)
-    moments = {}
-    if calibration_data is not None:
-        levels = [g for g in nodes if g.kind in ("weight", "norm", "add")]
-        measured = calibrate_(gm, model, [st for st in steps if st.rule == "calibrated"], calibration_data, generator, levels)
-        moments = {g.name: m for g, m in measured.items()}
+    # a calibration can still fail on the data (a zero or infinite second moment): the model is then restored
+    saved = [(p, p.detach().clone()) for p in model.parameters()] if calibration_data is not None else []
+    try:
+        for st in steps:
+            if st.rule == "analytic":
+                _draw_(st.node.module, st.sigma_w2, generator, st.sigma_b2)
+        moments = {}
+        if calibration_data is not None:
+            levels = [g for g in nodes if g.kind in ("weight", "norm", "add")]
+            measured = calibrate_(gm, model, [st for st in steps if st.rule == "calibrated"], calibration_data,
+                                  generator, levels)
+            moments = {g.name: m for g, m in measured.items()}
+    except Exception:
+        with torch.no_grad():
+            for p, value in saved:
+                p.copy_(value)
+        raise
     return InitReport([_row(st) for st in steps], plan.skipped, plan.notes, moments)
 
 

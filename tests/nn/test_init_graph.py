@@ -426,3 +426,28 @@ def test_a_bare_leaf_module_is_listed_and_warned_about():
     assert len(rep) == 0 and [name for name, _ in rep.skipped] == ["<model>"]
     assert all(torch.equal(a, b) for a, b in zip(before, lstm.parameters()))
     assert critical_init_(nn.Linear(4, 4)).skipped == []  # a lone weight layer is still initialised
+
+
+def test_a_calibration_target_of_zero_is_an_error_not_a_zero_layer():
+    """A ViT-like stem: a zero class token concatenated before the patches, then a LayerNorm fed by the
+    concatenation; the norm's reference follows the first input of the cat, whose second moment is 0."""
+    class Stem(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.patch = nn.Linear(16, 8)
+            self.cls = nn.Parameter(torch.zeros(1, 1, 8))
+            self.norm = nn.LayerNorm(8)
+            self.head = nn.Linear(8, 4)
+
+        def forward(self, x):
+            tokens = self.patch(x)
+            tokens = torch.cat([self.cls.expand(x.shape[0], -1, -1), tokens], dim=1)
+            return self.head(torch.relu(self.norm(tokens)))
+
+    m = Stem()
+    data = torch.randn(16, 5, 16, generator=torch.Generator().manual_seed(0))
+    before = [p.detach().clone() for p in m.parameters()]
+    with pytest.raises(ValueError, match=r"layer 'norm'.*is 0; a calibration target of 0 would set the layer to zero"):
+        critical_init_(m, calibration_data=data)
+    # the refusal leaves the whole model as it was: the analytic draws made before calibration are undone
+    assert all(torch.equal(a, b) for a, b in zip(before, m.parameters()))
