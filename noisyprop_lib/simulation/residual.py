@@ -10,9 +10,10 @@ the correlations of chosen pairs (a :class:`SimulationResult`; layer 0 is the in
 input dimension.
 
 Both sampling routes of :func:`~noisyprop_lib.propagate` stay exact: given the block input, the
-branch output has i.i.d. Gaussian rows with the Gram covariance of its last noisy signal, and it is
-independent of the skip term (fresh weights), so it is sampled by ``method="gram"`` or by the
-explicit product as in a plain layer and added to :math:`h^l`. Networks whose signal leaves the
+branch output has i.i.d. Gaussian rows with the Gram covariance of its last noisy signal (fresh
+weights), so it is sampled by ``method="gram"`` or by the explicit product as in a plain layer and
+added to :math:`h^l`. It is uncorrelated with the skip term (the weights have mean zero), though not
+independent of it: its covariance is a function of :math:`h^l`. Networks whose signal leaves the
 floating-point range are stopped as in :func:`~noisyprop_lib.propagate`.
 
 The mean-field theory (:mod:`noisyprop_lib.theory.residual`) assumes that the units of the inputs are
@@ -43,6 +44,7 @@ def propagate_residual(
     *,
     alpha=1.0,
     branch_depth: int = 1,
+    droppath_keep: float = 1.0,
     n_networks: int = 50,
     pairs="auto",
     correlation: str = "cosine",
@@ -71,6 +73,10 @@ def propagate_residual(
         Branch scale :math:`\alpha\ge0`; it multiplies the branch bias too.
     branch_depth : int
         Layers in each branch (1: :math:`h+\alpha(W\nu\phi(h)+b)`; 2: the pre-activation block).
+    droppath_keep : float
+        Keep probability :math:`p\in(0, 1]` of stochastic depth (DropPath): each block's branch is
+        multiplied by :math:`m/p`, :math:`m\sim\text{Bernoulli}(p)`, one draw per network, input and
+        block, shared by all units (1: no DropPath). See :mod:`noisyprop_lib.theory.droppath`.
     n_networks, pairs, correlation, dtype, device, seed, generator, method :
         As in :func:`~noisyprop_lib.propagate`.
     network_batch : int, optional
@@ -87,6 +93,7 @@ def propagate_residual(
     sw2 = float(check_range("sigma_w2", sigma_w2, 0.0, None))
     sb2 = float(check_range("sigma_b2", sigma_b2, 0.0, None))
     a = float(check_range("alpha", alpha, 0.0, None))
+    keep = float(check_range("droppath_keep", droppath_keep, 0.0, 1.0, low_inclusive=False))
     _check_options(correlation, method)
     dev = resolve_device(device)
     dt = _torch_dtype(dtype)
@@ -110,10 +117,10 @@ def propagate_residual(
         for bstart in range(0, n_networks, network_batch):
             ids = np.arange(bstart, min(n_networks, bstart + network_batch))
             h = x.index_select(0, torch.as_tensor(ids, device=dev)) if x.shape[0] > 1 else x.expand(len(ids), -1, -1)
-            _run_batch(h, ids, depth, (sw2, sb2, a, k), nz, act, route, gen, dt, dev, pair_idx, correlation,
+            _run_batch(h, ids, depth, (sw2, sb2, a, k, keep), nz, act, route, gen, dt, dev, pair_idx, correlation,
                        (finfo.max, finfo.tiny), (q, c, failed_layer, failure))
     config = dict(depth=depth, width=width, input_dim=width, n_inputs=n_inputs, n_networks=n_networks, sigma_w2=sw2,
-                  sigma_b2=sb2, noise=repr(nz), activation=act.name, alpha=a, branch_depth=k, residual=True,
+                  sigma_b2=sb2, noise=repr(nz), activation=act.name, alpha=a, branch_depth=k, droppath_keep=keep, residual=True,
                   shared_mask=False, dtype=str(dt).replace("torch.", ""), device=str(dev), method=route,
                   correlation=correlation, network_batch=network_batch, seed=seed, per_network_inputs=x.shape[0] > 1)
     return SimulationResult(q=q, c=c, pairs=pair_idx, failed_layer=failed_layer, failure=failure.astype(str), config=config)
@@ -135,7 +142,7 @@ def _residual_inputs(inputs, n_networks, dev, dt):
 
 def _block(h, params, nz, act, route, gen, dt, dev, bufs):
     r""":math:`h + \alpha F(h)` for h of shape (m, B, N); h itself is never written to (the skip needs it)."""
-    sw2, sb2, a, k = params
+    sw2, sb2, a, k, keep = params
     sample = _sample_gram if route == "gram" else _sample_explicit
     width = h.shape[2]
     u = h
@@ -143,6 +150,10 @@ def _block(h, params, nz, act, route, gen, dt, dev, bufs):
         # own_h only for the branch's own hidden signal: rectifying h in place would destroy the skip
         y, factor = _noisy_signal(u, nz, act, False, gen, dt, dev, bufs, own_h=layer > 0)
         u = sample(y, factor, width, sw2, sb2, gen, dt, dev, bufs)
+    if keep < 1.0:  # DropPath: one mask per network and input, shared by the units
+        mask = (torch.rand((u.shape[0], u.shape[1], 1), generator=gen, dtype=dt, device=dev) < keep).to(dt)
+        u.mul_(mask.mul_(a / keep))
+        return u.add_(h)
     return u.mul_(a).add_(h)
 
 

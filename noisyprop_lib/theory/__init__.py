@@ -44,6 +44,7 @@ from .meanfield import (
     variance_map,
     variance_map_slope,
 )
+from .droppath import DropPathGrowth, droppath_branch_gain, droppath_correlation_samples, droppath_growth
 from .residual import (
     ResidualCorrelationDepthScale,
     iterate_residual_maps,
@@ -100,7 +101,7 @@ __all__ = [
     # NNGP
     "nngp_kernel", "gp_regression", "GPPrediction",
     # residual networks with noise in the branch (our extension)
-    "residual_variance_map", "residual_correlation_map", "iterate_residual_maps", "residual_branch_scale",
+    "residual_variance_map", "residual_correlation_map", "iterate_residual_maps", "DropPathGrowth", "droppath_branch_gain", "droppath_growth", "droppath_correlation_samples", "residual_branch_scale",
     "residual_correlation_depth_scale", "ResidualCorrelationDepthScale",
 ]
 
