@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from ..theory import ELU, GELU, Noise, ReLU, SiLU, Tanh
+from ..theory import Dropout as _DropoutNoise
 from . import _chain
 from ._common import _ALPHA_DROPOUT, _TORCH_DROPOUT, _TRANSPARENT, _WEIGHT_LAYERS, _describe, _Problem
 from .layers import ActivationLayer, NoiseLayer
@@ -108,6 +109,19 @@ def _function_activation(n: fx.Node):
     return cls() if cls else None
 
 
+def _droppath_keep(m: nn.Module):
+    """The keep probability of a stochastic-depth module (timm's DropPath, torchvision's StochasticDepth in
+    "row" mode), or None if ``m`` is not one."""
+    name = type(m).__name__
+    if name == "DropPath" and _number(getattr(m, "drop_prob", None)) is not None:
+        p = float(m.drop_prob)
+    elif name == "StochasticDepth" and getattr(m, "mode", None) == "row" and _number(getattr(m, "p", None)) is not None:
+        p = float(m.p)
+    else:
+        return None
+    return 1.0 - p if 0.0 <= p < 1.0 else None
+
+
 def _classify_module(g: GNode, m: nn.Module) -> None:
     g.module, g.label = m, f"module {g.node.target!r} ({_describe(m)})"
     if isinstance(m, _WEIGHT_LAYERS):
@@ -121,6 +135,11 @@ def _classify_module(g: GNode, m: nn.Module) -> None:
                 g.noise = Noise.from_torch(m)
             except ValueError as exc:
                 g.noise = _Problem(str(exc))
+    elif _droppath_keep(m) is not None:
+        # stochastic depth: one Bernoulli(keep)/keep per example, shared by the units; in expectation over the
+        # examples it scales the branch's second moment by 1/keep, as dropout of that keep probability does
+        g.kind, g.noise = "noise", _DropoutNoise(_droppath_keep(m))
+        g.label += " [DropPath: one mask per example]"
     elif isinstance(m, _NORMS):
         g.kind = "norm"
     elif isinstance(m, _TRANSPARENT):
