@@ -24,6 +24,11 @@ masks). For ReLU and mean-one multiplicative noise without bias, with branch gai
 
 so the variance has no fixed point for :math:`\alpha>0`, the correlation fixed point is the plain
 network's :math:`c^*` and its slope is :math:`\chi_{\rm res} = (1+g\chi^k)/(1+g)`, :math:`\chi = R'(c^*)/\mu_2`.
+These statements are for rectifiers without bias, where the length :math:`q` cancels from the
+correlation map; with a bias or a smooth activation the map depends on the growing :math:`q^l`. With
+:math:`g` chosen for growth :math:`G` over :math:`L` blocks, each block is an Euler step of the flow
+:math:`dc/d\tau = \rho^{\circ k}(c) - c` (one flow per branch depth :math:`k`), followed up to
+:math:`\tau = \ln G` as :math:`L\to\infty`.
 
 References: Yang & Schoenholz (2017); Hayou et al. (2021); Pretorius et al. (2018) for the noise.
 """
@@ -172,8 +177,8 @@ def residual_branch_scale(depth, noise=None, activation="relu", *, sigma_w2=None
 
     .. math:: \alpha^2 = \frac{\mathrm{growth}^{1/L} - 1}{r^k} \approx \frac{\ln \mathrm{growth}}{L\,r^k},
 
-    the :math:`1/L` scaling of the residual-network literature, now with :math:`\mu_2` in :math:`r`. By
-    default :math:`\sigma_w^2` is the plain network's critical value (:func:`~noisyprop_lib.critical_sigma_w2`,
+    the :math:`\alpha^2\propto1/L` scaling of the residual-network literature, now with :math:`\mu_2` in
+    :math:`r`. By default :math:`\sigma_w^2` is the plain network's critical value (:func:`~noisyprop_lib.critical_sigma_w2`,
     :math:`2/\mu_2` for ReLU), where :math:`r = 1`; for other activations, whose critical point needs a bias
     (:func:`~noisyprop_lib.critical_point`), it is the small-signal value :math:`1/(\mu_2\phi'(0)^2)`. For other activations (or additive noise) the variance
     map depends on :math:`q`: :math:`\alpha^2` is solved numerically (Brent) starting from ``q0``.
@@ -243,11 +248,13 @@ def residual_correlation_depth_scale(noise=None, activation="relu", *, alpha2, s
     :math:`r = \sigma_w^2\mu_2(1+a^2)/2`. Its fixed point is the plain network's
     (:func:`~noisyprop_lib.correlation_fixed_point`, independent of :math:`\alpha`), and
 
-    .. math:: \chi_{\rm res} = \frac{1 + g\chi^k}{1+g},\qquad \chi = \rho'(c^*)
-              \ (= R'(c^*)/\mu_2 \text{ for ReLU}).
+    .. math:: \chi_{\rm res} = \frac{1 + g\chi^k}{1+g},\qquad \chi = \rho'(c^*),
 
-    For ReLU and one branch layer this is :math:`(1 + aR'(c^*))/(1 + a\mu_2)` with
-    :math:`a = \alpha^2\sigma_w^2/2`.
+    where :math:`\chi = \mu_1^2R'(c^*)/\mu_2` for ReLU, which is :math:`R'(c^*)/\mu_2` for
+    mean-one noise only. For ReLU, mean-one noise and one branch layer this is
+    :math:`(1 + aR'(c^*))/(1 + a\mu_2)` with :math:`a = \alpha^2\sigma_w^2/2`. With
+    :math:`\alpha^2` for growth :math:`G` over :math:`L` blocks, :math:`\chi_{\rm res}^L` tends to
+    :math:`G^{-(1-\chi^k)}` as :math:`L\to\infty` (the limit, not a statement at finite depth).
 
     Parameters
     ----------
