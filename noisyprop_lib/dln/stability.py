@@ -24,7 +24,8 @@ def loss_hessian(X, y, u, v) -> np.ndarray:
     .. math::
 
        \nabla^2F = \begin{pmatrix} D_vHD_v & D_vHD_u + D_g\\ D_uHD_v + D_g & D_uHD_u\end{pmatrix},
-       \qquad H = X^\top X/n,\ g = \nabla L(u\odot v),\ D_a = \mathrm{diag}(a).
+
+    with :math:`H = X^\top X/n`, :math:`g = \nabla L(u\odot v)` and :math:`D_a = \mathrm{diag}(a)`.
     """
     X = check_finite("X", X)
     if X.ndim != 2:

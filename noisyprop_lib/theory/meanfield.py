@@ -56,8 +56,10 @@ def variance_map(q, sigma_w2, sigma_b2=0.0, noise=None, activation="relu"):
 
     .. math::
 
-       q^l = \sigma_w^2\mu_2\,E[\phi(\sqrt{q^{l-1}}z)^2] + \sigma_b^2 \quad\text{(multiplicative)},\qquad
-       q^l = \sigma_w^2\big(E[\phi(\sqrt{q^{l-1}}z)^2] + \sigma_\epsilon^2\big) + \sigma_b^2 \quad\text{(additive)}.
+       q^l &= \sigma_w^2\mu_2\,E[\phi(\sqrt{q^{l-1}}z)^2] + \sigma_b^2,\\
+       q^l &= \sigma_w^2\big(E[\phi(\sqrt{q^{l-1}}z)^2] + \sigma_\epsilon^2\big) + \sigma_b^2,
+
+    for multiplicative and for additive noise.
 
     For ReLU and multiplicative noise this is :math:`q^l = \tfrac{\sigma_w^2\mu_2}{2}q^{l-1} + \sigma_b^2`.
 

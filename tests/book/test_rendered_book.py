@@ -136,7 +136,8 @@ READING = r"""() => {
     c.querySelectorAll('code, pre, mjx-container, .math, script, p, li').forEach(x => x.remove());
     const t = c.textContent;
     if (/\$\$|(^|[^\\\w])\$[^$\s][^$]*\$/.test(t)) out.raw_math.push(t.trim().slice(0, 90));
-    if (/\|\s*:?-{3,}:?\s*\|/.test(t) || /(^|\n)\s*\|[^|\n]+\|[^|\n]+\|/.test(t)) out.raw_table.push(t.trim().slice(0, 90));
+    // a table row starts and ends with a pipe (|a| b |c| in a sentence is an absolute value, not a row)
+    if (/\|\s*:?-{3,}:?\s*\|/.test(t) || /(^|\n)\s*\|[^|\n]+\|[^|\n]+\|\s*(\n|$)/.test(t)) out.raw_table.push(t.trim().slice(0, 90));
   }
   const outputs = Array.from(main.querySelectorAll('div.cell_output .output')).filter(shown);
   const bare = /^\s*(-?\d+(\.\d+)?(e[-+]?\d+)?|None|True|False|\(\)|\[\]|<[\w.]+ (object )?at 0x[0-9a-f]+>|\[<matplotlib[^\n]*\]|Text\([^\n]*\)|<Figure size [^\n]*>)\s*$/;
@@ -151,7 +152,8 @@ READING = r"""() => {
     .map(t => t.textContent.replace(/\s+/g, ' ').trim()).filter(t => t.length > 40);
   out.table_twice = tables.filter((t, i) => tables.indexOf(t) !== i).map(t => t.slice(0, 60));
   out.shrunk = []; out.bad_alt = []; out.no_zoom = [];
-  for (const i of Array.from(main.querySelectorAll('img')).filter(shown)) {
+  // icons (the module index's toggles) are not figures
+  for (const i of Array.from(main.querySelectorAll('img')).filter(shown).filter(i => i.naturalWidth >= 48)) {
     const name = (i.getAttribute('src') || '').split('/').pop();
     const alt = (i.getAttribute('alt') || '').trim();
     if (alt.length < 15 || alt === name || /\.(png|jpe?g|svg|gif)$/i.test(alt) || /^[\w-]+$/.test(alt)) out.bad_alt.push(`${name} (alt "${alt}")`);
