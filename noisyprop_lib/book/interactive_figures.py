@@ -11,8 +11,9 @@ import math
 import numpy as np
 
 from ..theory import (Dropout, correlation_fixed_point_analysis, correlation_map, iterate_residual_maps, overflow_depth,
-                      residual_branch_scale, trainable_depth, variance_fixed_point, variance_map)
-from .interactive import Control, Panel, slider_figure
+                      residual_branch_scale, trainable_depth, variance_fixed_point, variance_map,
+                      variance_map_slope)
+from .interactive import Control, InteractiveFigure, Panel, slider_figure
 
 __all__ = ["keep_probability_explorer", "cobweb_explorer", "overflow_depth_explorer", "residual_explorer",
            "KEEP_GRID", "COBWEB_SIGMA_W2", "COBWEB_KEEP", "COBWEB_SIGMA_B2", "OVERFLOW_KEEP", "OVERFLOW_SIGMA_W2",
@@ -37,7 +38,7 @@ def _finite(x):
     return x if math.isfinite(x) else None
 
 
-def keep_probability_explorer() -> "InteractiveFigure":
+def keep_probability_explorer() -> InteractiveFigure:
     """(a) Dropout's keep probability p at sigma_w^2 = 2p: the correlation map with its fixed point, c* and chi."""
     c = np.linspace(-1.0, 1.0, 81)
     fps = correlation_fixed_point_analysis(Dropout(KEEP_GRID))
@@ -76,7 +77,7 @@ def _cobweb(f, x0, steps, hi):
     return xs, ys
 
 
-def cobweb_explorer() -> "InteractiveFigure":
+def cobweb_explorer() -> InteractiveFigure:
     """(b) Cobweb plots of the noisy variance map and of the correlation map (ReLU, dropout, sigma_b^2 = 0.05)."""
     q = np.linspace(0.0, 3.0, 61)
     c = np.linspace(-1.0, 1.0, 81)
@@ -85,7 +86,7 @@ def cobweb_explorer() -> "InteractiveFigure":
     def state(sw2, p):
         nz = Dropout(p)
         qstar = float(variance_fixed_point(sw2, sb, nz, q0=2.5))
-        slope = sw2 / (2 * p)  # the ReLU map is affine: q' = sigma_w^2 q / (2p) + sigma_b^2
+        slope = float(variance_map_slope(1.0, sw2, sb, nz))  # affine for ReLU: the same at every q
         bounded = math.isfinite(qstar)
         # without a fixed point the variance grows without bound and the bias stops mattering
         sb_c = sb if bounded else 0.0
@@ -115,12 +116,16 @@ def cobweb_explorer() -> "InteractiveFigure":
                                     "fixed points where they exist.")
 
 
-def overflow_depth_explorer() -> "InteractiveFigure":
+def overflow_depth_explorer() -> InteractiveFigure:
     """(c) The depth at which the signal leaves float32 (overflow, or underflow), over sigma_w^2, for a keep probability."""
+
+    curves = {}  # one curve per keep probability, shared by its sigma_w^2 settings
 
     def state(p, sw2):
         nz = Dropout(p)
-        depths = [_finite(v) for v in overflow_depth(OVERFLOW_SIGMA_W2, nz, q0=1.0, dtype="float32")]
+        if p not in curves:
+            curves[p] = [_finite(v) for v in overflow_depth(OVERFLOW_SIGMA_W2, nz, q0=1.0, dtype="float32")]
+        depths = curves[p]
         here = _finite(overflow_depth(sw2, nz, q0=1.0, dtype="float32"))
         return {"panels": [{"curves": [{"x": OVERFLOW_SIGMA_W2, "y": depths, "label": f"p = {p:g}", "color": BLUE},
                                        {"x": [2 * p, 2 * p], "y": [1, 1e5], "label": "2p", "color": GREY, "dash": True}],
@@ -137,7 +142,7 @@ def overflow_depth_explorer() -> "InteractiveFigure":
                                     "the critical weight variance 2p.")
 
 
-def residual_explorer() -> "InteractiveFigure":
+def residual_explorer() -> InteractiveFigure:
     """(d) A noisy ReLU residual network (keep 0.8, critical branch): branch scale alpha^2 and depth L."""
     nz = Dropout(RESIDUAL_KEEP)
     sw2 = 2 * RESIDUAL_KEEP

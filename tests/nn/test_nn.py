@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 import noisyprop_lib as npl
-from noisyprop_lib.nn import ActivationLayer, InitReport, NoiseLayer, NoisyMLP, critical_init_
+from noisyprop_lib.nn import ActivationLayer, InitReport, NoiseLayer, NoisyMLP, critical_init_, layer_moments
 
 torch.set_num_threads(2)
 
@@ -165,14 +165,9 @@ def test_deep_smooth_dropout_mlp_keeps_its_signal(mod, act):
         net = nn.Sequential(*layers).train()
         critical_init_(net, generator=gen(10 * k))
         x = torch.randn(256, 256, generator=gen(10 * k + 1))
-        h, r = x, []
-        with torch.no_grad():
-            torch.manual_seed(10 * k + 2)
-            for m in net:
-                h = m(h)
-                if isinstance(m, nn.Linear):
-                    r.append(float(h.pow(2).mean() / x.pow(2).mean()))
-        log_ratios.append(np.log(r))
+        torch.manual_seed(10 * k + 2)
+        q = layer_moments(net, x, include_output=True).q  # every Linear: the last is a hidden layer here
+        log_ratios.append(np.log(q / float(x.pow(2).mean())))
     geo = np.exp(np.mean(log_ratios, axis=0))
     assert 0.5 <= geo.min() and geo.max() <= 2.0, geo
 

@@ -464,10 +464,7 @@ def test_critical_point_keeps_the_signal_over_50_layers_where_the_old_rule_did_n
     """The old rule sigma_w2 = 1/(mu2 phi'(0)^2) (q* = 0) exploded GELU/SiLU and let tanh decay; the new one holds q0."""
     nz = npl.Dropout(0.8)
     cp = npl.critical_point(nz, act)
-    q_new = npl.iterate_maps(1.0, None, 50, cp.sigma_w2, cp.sigma_b2, nz, act)[0] if hasattr(npl, "iterate_maps") else None
-    q = 1.0
-    for _ in range(50):
-        q = float(npl.variance_map(q, cp.sigma_w2, cp.sigma_b2, nz, act))
+    q = float(npl.iterate_variance_map(1.0, 50, cp.sigma_w2, cp.sigma_b2, nz, act)[-1])
     assert q == pytest.approx(1.0, rel=1e-9)  # a fixed point: iterating it only accumulates rounding
     # a 10 % perturbation stays within [0.5, 2] for 50 layers (stable or marginally stable fixed point)
     for q_start in (0.9, 1.1):
@@ -483,7 +480,6 @@ def test_critical_point_keeps_the_signal_over_50_layers_where_the_old_rule_did_n
         assert q > 1e3  # the harmful old rule
     else:
         assert q < 0.5  # tanh and ELU decay towards q* = 0 under the old rule
-    del q_new
 
 
 def test_layer_critical_sets_the_bias_of_smooth_activations():
